@@ -1,0 +1,94 @@
+"""After-sales: service visits (repair orders, 工单) and the callbacks (回访) after sales and service."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import money
+from customers.models import Customer
+from dealership.models import Dealership
+
+
+class ServiceKind(models.TextChoices):
+    MAINTENANCE = "maintenance", _("Maintenance")
+    REPAIR = "repair", _("Repair")
+    WARRANTY = "warranty", _("Warranty")
+    ACCIDENT = "accident", _("Accident (body and paint)")
+    OTHER = "other", _("Other")
+
+
+class ServiceVisit(models.Model):
+    dealership = models.ForeignKey(Dealership, on_delete=models.PROTECT, related_name="service_visits",
+                                   verbose_name=_("dealership"))
+    external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="service_visits",
+                                 verbose_name=_("customer"))
+    advisor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="service_visits", verbose_name=_("advisor"))
+    vin = models.CharField(_("VIN"), max_length=17, blank=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=ServiceKind.choices, default=ServiceKind.MAINTENANCE)
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    revenue = money(_("revenue"), default=Decimal("0"))
+    in_warranty = models.BooleanField(_("in warranty"), default=False)
+
+    class Meta:
+        verbose_name = _("service visit")
+        verbose_name_plural = _("service visits")
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ServiceKind.values), name="service_visit_kind_valid"),
+            models.CheckConstraint(condition=Q(revenue__gte=0), name="service_visit_revenue_not_negative"),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("opened_at")),
+                name="service_visit_closed_after_opened",
+            ),
+            models.UniqueConstraint(fields=["dealership", "external_id"], name="service_visit_external_id_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["dealership", "opened_at"]),
+            models.Index(fields=["dealership", "closed_at"]),
+            models.Index(fields=["customer", "opened_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.opened_at:%Y-%m-%d}"
+
+
+class Callback(models.Model):
+    """A follow-up call after a delivery (`order`) or a closed service visit: exactly one subject."""
+
+    dealership = models.ForeignKey(Dealership, on_delete=models.PROTECT, related_name="callbacks",
+                                   verbose_name=_("dealership"))
+    external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
+    order = models.ForeignKey("sales.Order", on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="callbacks", verbose_name=_("order"))
+    service_visit = models.ForeignKey(ServiceVisit, on_delete=models.CASCADE, null=True, blank=True,
+                                      related_name="callbacks", verbose_name=_("service visit"))
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="callbacks", verbose_name=_("staff"))
+    completed_at = models.DateTimeField(_("completed at"), default=timezone.now)
+    reached = models.BooleanField(_("reached the customer"), default=False)
+    notes = models.CharField(_("notes"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("callback")
+        verbose_name_plural = _("callbacks")
+        ordering = ["-completed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(order__isnull=False) & Q(service_visit__isnull=True))
+                | (Q(order__isnull=True) & Q(service_visit__isnull=False)),
+                name="callback_exactly_one_subject",
+            ),
+            models.UniqueConstraint(fields=["dealership", "external_id"], name="callback_external_id_unique"),
+        ]
+        indexes = [models.Index(fields=["dealership", "completed_at"])]
+
+    def __str__(self) -> str:
+        return f"callback {self.completed_at:%Y-%m-%d} {'✓' if self.reached else '✗'}"

@@ -1,0 +1,112 @@
+"""After-sales writes: service visits (which move buyers to lifetime or loyal) and callbacks."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aftersales.models import Callback, ServiceKind, ServiceVisit
+from customers.models import Customer, Stage
+from customers.services import customer_advance, customer_touch
+from dealership.models import User
+from dealership.services import check_same_store, existing_for_external_id, kpi_months_mark_stale
+from sales.models import Order
+
+
+@transaction.atomic
+def service_visit_create(
+    *,
+    customer: Customer,
+    opened_at: dt.datetime,
+    closed_at: dt.datetime | None = None,
+    advisor: User | None = None,
+    vin: str = "",
+    kind: str = ServiceKind.MAINTENANCE,
+    revenue: Decimal = Decimal("0"),
+    in_warranty: bool = False,
+    external_id: str | None = None,
+    by: User | None = None,
+) -> ServiceVisit:
+    """A repair order. It moves buyers only: in warranty to `lifetime`, out of warranty to `loyal`.
+
+    A customer who bought elsewhere stays where he is in the funnel; he joins the after-sales base
+    through the visit itself (kpis.md, customer base).
+    """
+    dealership = customer.dealership
+    check_same_store(dealership, advisor=advisor)
+    if closed_at is not None and closed_at < opened_at:
+        raise ValidationError({"closed_at": _("A repair order cannot close before it was opened.")})
+    visit = existing_for_external_id(ServiceVisit, dealership=dealership, external_id=external_id)
+    touched = [visit.opened_at, visit.closed_at] if visit else []
+    visit = visit or ServiceVisit(dealership=dealership, external_id=external_id or None)
+    for key, value in dict(customer=customer, advisor=advisor, vin=(vin or "").upper(), kind=kind,
+                           opened_at=opened_at, closed_at=closed_at, revenue=revenue,
+                           in_warranty=in_warranty).items():
+        setattr(visit, key, value)
+    visit.full_clean(exclude=["dealership", "customer", "advisor"], validate_unique=False)
+    visit.save()
+    customer.refresh_from_db(fields=["stage"])
+    if customer.is_buyer:
+        customer_advance(customer=customer, stage=Stage.LIFETIME if in_warranty else Stage.LOYAL,
+                         at=opened_at, by=by, reason="service_in_warranty" if in_warranty else "service")
+    customer_touch(customer=customer, at=opened_at)
+    kpi_months_mark_stale(dealership=dealership, instants=[opened_at, closed_at, *touched])
+    return visit
+
+
+@transaction.atomic
+def service_visit_close(
+    *, service_visit: ServiceVisit, closed_at: dt.datetime | None = None, revenue: Decimal | None = None
+) -> ServiceVisit:
+    """结算: the repair order is settled; a 3-day callback becomes due (see aftersales.selectors)."""
+    visit = ServiceVisit.objects.select_for_update().get(pk=service_visit.pk)
+    closed_at = closed_at or timezone.now()
+    if closed_at < visit.opened_at:
+        raise ValidationError({"closed_at": _("A repair order cannot close before it was opened.")})
+    previous = visit.closed_at
+    visit.closed_at = closed_at
+    if revenue is not None:
+        if revenue < 0:
+            raise ValidationError({"revenue": _("Revenue cannot be negative.")})
+        visit.revenue = revenue
+    visit.save(update_fields=["closed_at", "revenue"])
+    kpi_months_mark_stale(dealership=visit.dealership, instants=[closed_at, previous])
+    return visit
+
+
+@transaction.atomic
+def callback_create(
+    *,
+    order: Order | None = None,
+    service_visit: ServiceVisit | None = None,
+    staff: User | None = None,
+    completed_at: dt.datetime | None = None,
+    reached: bool = False,
+    notes: str = "",
+    external_id: str | None = None,
+) -> Callback:
+    """回访: a call after a delivery (`order`) or a closed service visit. Exactly one subject."""
+    if (order is None) == (service_visit is None):
+        raise ValidationError({"order": _("A callback is about exactly one delivery or one service visit."),
+                               "service_visit": _("A callback is about exactly one delivery or one service visit.")})
+    subject = order or service_visit
+    dealership = subject.dealership
+    check_same_store(dealership, staff=staff)
+    completed_at = completed_at or timezone.now()
+    callback = existing_for_external_id(Callback, dealership=dealership, external_id=external_id)
+    touched = [callback.completed_at] if callback else []
+    callback = callback or Callback(dealership=dealership, external_id=external_id or None)
+    for key, value in dict(order=order, service_visit=service_visit, staff=staff, completed_at=completed_at,
+                           reached=reached, notes=notes).items():
+        setattr(callback, key, value)
+    callback.full_clean(exclude=["dealership", "order", "service_visit", "staff"], validate_unique=False)
+    callback.save()
+    customer_touch(customer=subject.customer, at=completed_at)
+    # The callback KPIs count by the subject's month (delivery or closing), not the call's.
+    event_at = order.delivered_at if order else service_visit.closed_at
+    kpi_months_mark_stale(dealership=dealership, instants=[event_at, completed_at, *touched])
+    return callback

@@ -1,0 +1,114 @@
+"""KPI recompute benchmark (PostgreSQL). Documented in docs/benchmarks.md, section "KPI recompute".
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dealership_kpi \\
+        flock /tmp/bench.lock python bench/kpi_benchmark.py --stores 50 --months 36 --customers-per-store 40000
+
+Measures, in one run on the same data:
+- full: services.recompute() of every KPI, store and month (plus campaign metrics and channel ROI);
+- lower bound: one hand-written SQL pass scanning the same fact tables once, grouped by store and month;
+- incremental: services.recompute() of one store-month (the latest), best and median of several runs;
+- peak memory: ru_maxrss of this process, which is the worker doing the recompute.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lower_bound_sql() -> str:
+    """Every fact table the engine reads, scanned once, each row put in its store's local month."""
+    from kpis.engine import sql_month
+    parts = [
+        ("customers_customer", "f.created_at", "f.dealership_id", ""),
+        ("customers_stagechange", "f.at", "c.dealership_id", "JOIN customers_customer c ON c.id = f.customer_id"),
+        ("sales_visit", "f.occurred_at", "f.dealership_id", ""),
+        ("sales_testdrive", "f.occurred_at", "f.dealership_id", ""),
+        ("sales_order", "f.ordered_at", "f.dealership_id", ""),
+        ("aftersales_servicevisit", "f.opened_at", "f.dealership_id", ""),
+        ("aftersales_callback", "f.completed_at", "f.dealership_id", ""),
+    ]
+    union = "\nUNION ALL\n".join(
+        f"SELECT {store} AS store, {sql_month(ts)} AS m FROM {table} f {join} "
+        f"JOIN dealership_dealership d ON d.id = {store} WHERE d.code LIKE 'BENCH-%%'"
+        for table, ts, store, join in parts)
+    return f"SELECT store, m, COUNT(*) FROM ({union}) x GROUP BY store, m"
+
+
+def run(*, stores: int, months: int, customers_per_store: int, incremental_runs: int = 5,
+        generate: bool = True, say=print) -> dict[str, float]:
+    from django.db import connection
+    from django.db.models import Count
+
+    from bench import kpi_data
+    from dealership.models import Dealership
+    from kpis import engine, services
+
+    if generate:
+        kpi_data.generate(stores=stores, months=months, customers_per_store=customers_per_store, say=say)
+    ids = list(Dealership.objects.filter(code__startswith="BENCH-").values_list("pk", flat=True))
+    out: dict[str, float] = {"stores": len(ids)}
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(lower_bound_sql())
+        groups = len(cursor.fetchall())
+    out["lower_bound_s"] = time.perf_counter() - started
+    say(f"lower bound (one grouped scan of the fact tables): {out['lower_bound_s']:.2f} s, {groups} store-months")
+
+    started = time.perf_counter()
+    out["rows_written"] = services.recompute(dealership_ids=ids)
+    out["full_s"] = time.perf_counter() - started
+    out["ratio"] = out["full_s"] / out["lower_bound_s"]
+    say(f"full recompute: {out['full_s']:.2f} s, {out['rows_written']:.0f} rows; ratio {out['ratio']:.2f}")
+
+    # The store with the most service visits: the incremental figure is its worst case, not an empty store.
+    store = (Dealership.objects.filter(pk__in=ids).annotate(n=Count("service_visits")).order_by("-n", "pk").first())
+    say(f"incremental store: {store.code} ({store.n} service visits)")
+    period = engine.month_date(engine.month_index(time_now(store)))
+    runs = []
+    for _ in range(incremental_runs):
+        started = time.perf_counter()
+        services.recompute(dealership_ids=[store.pk], periods=[period])
+        runs.append(time.perf_counter() - started)
+    out["incremental_best_ms"] = min(runs) * 1000
+    out["incremental_median_ms"] = statistics.median(runs) * 1000
+    say(f"incremental (1 store-month, {incremental_runs} runs): best {out['incremental_best_ms']:.0f} ms, "
+        f"median {out['incremental_median_ms']:.0f} ms")
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    say(f"peak memory of this worker process (ru_maxrss): {out['peak_rss_mb']:.0f} MB")
+    return out
+
+
+def time_now(store):
+    from django.utils import timezone
+    return timezone.now().astimezone(store.tzinfo).date()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stores", type=int, default=50)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--customers-per-store", type=int, default=40_000)
+    parser.add_argument("--incremental-runs", type=int, default=5)
+    parser.add_argument("--no-generate", action="store_true", help="Reuse the BENCH-* data already loaded.")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealership.settings")
+    import django
+    django.setup()
+    from django.db import connection
+    if connection.vendor != "postgresql":
+        sys.exit("Set DATABASE_URL to a PostgreSQL database (the figures are PostgreSQL figures).")
+    run(stores=args.stores, months=args.months, customers_per_store=args.customers_per_store,
+        incremental_runs=args.incremental_runs, generate=not args.no_generate)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Customers, the six lifecycle stages and the history of every move."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dealership.models import Dealership
+from dealership.security import mask_phone
+
+
+class Stage(models.TextChoices):
+    MARKET = "market", _("Market")
+    POTENTIAL = "potential", _("Potential")
+    TARGET = "target", _("Target")
+    REAL = "real", _("Real")
+    LIFETIME = "lifetime", _("Lifetime")
+    LOYAL = "loyal", _("Loyal")
+
+
+STAGE_ORDER: list[str] = [s.value for s in Stage]
+STAGE_RANK: dict[str, int] = {s: i for i, s in enumerate(STAGE_ORDER)}
+PRE_PURCHASE = {Stage.MARKET, Stage.POTENTIAL, Stage.TARGET}
+
+
+class Source(models.TextChoices):
+    WALK_IN = "walk_in", _("Walk-in")
+    PHONE = "phone", _("Phone")
+    ONLINE = "online", _("Online")
+    EVENT = "event", _("Event")
+    REFERRAL = "referral", _("Referral")
+    LIST = "list", _("List")
+    OTHER = "other", _("Other")
+
+
+class Intent(models.TextChoices):
+    """Purchase intent grade used by Chinese dealers (H: within 7 days ... C: over 3 months)."""
+
+    H = "H", _("H: buys within 7 days")
+    A = "A", _("A: within 15 days")
+    B = "B", _("B: within 30 days")
+    C = "C", _("C: within 3 months")
+
+
+class Customer(models.Model):
+    dealership = models.ForeignKey(Dealership, on_delete=models.PROTECT, related_name="customers",
+                                   verbose_name=_("dealership"))
+    external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
+    name = models.CharField(_("name"), max_length=80, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True,
+                             help_text=_("Stored normalised: digits only, without +86."))
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.OTHER)
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="leads", verbose_name=_("campaign"))
+    consultant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="customers", verbose_name=_("consultant"))
+    referred_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="referrals", verbose_name=_("referred by"))
+    stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.MARKET)
+    intent = models.CharField(_("intent"), max_length=1, choices=Intent.choices, blank=True)
+    is_lost = models.BooleanField(_("lost"), default=False)
+    lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
+    lost_at = models.DateTimeField(_("lost at"), null=True, blank=True)
+    next_follow_up_on = models.DateField(_("next follow-up"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    # When the customer first entered each stage *or a later one* (kpis.md): the funnel's cohorts
+    # are read from these columns instead of replaying the history. Kept by customers.services only.
+    entered_market_at = models.DateTimeField(null=True, blank=True, editable=False)
+    entered_potential_at = models.DateTimeField(null=True, blank=True, editable=False)
+    entered_target_at = models.DateTimeField(null=True, blank=True, editable=False)
+    entered_real_at = models.DateTimeField(null=True, blank=True, editable=False)
+    entered_lifetime_at = models.DateTimeField(null=True, blank=True, editable=False)
+    entered_loyal_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stage__in=STAGE_ORDER), name="customer_stage_valid"),
+            models.CheckConstraint(condition=Q(source__in=Source.values), name="customer_source_valid"),
+            # Only a pre-purchase customer can be lost (战败); buyers are kept or churn, never "lost".
+            models.CheckConstraint(
+                # A fixed list, not the set: a set's order changes from process to process, and
+                # makemigrations then saw a "new" constraint every other run. This is the order the
+                # initial migration recorded.
+                condition=Q(is_lost=False) | Q(stage__in=["potential", "market", "target"]),
+                name="customer_lost_only_before_purchase",
+            ),
+            models.UniqueConstraint(fields=["dealership", "external_id"], name="customer_external_id_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["dealership", "phone"]),
+            models.Index(fields=["dealership", "consultant", "stage"]),
+            models.Index(fields=["dealership", "entered_target_at"]),
+            models.Index(fields=["dealership", "created_at"]),  # the API's ?from=&to= range
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.phone or f"#{self.pk}"
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+    @property
+    def is_buyer(self) -> bool:
+        return STAGE_RANK[self.stage] >= STAGE_RANK[Stage.REAL]
+
+
+class StageChange(models.Model):
+    """One line of a customer's lifecycle history: a move, a loss or a reactivation."""
+
+    class Kind(models.TextChoices):
+        MOVE = "move", _("Stage move")
+        LOST = "lost", _("Marked lost")
+        REACTIVATED = "reactivated", _("Reactivated")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="stage_changes")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.MOVE)
+    from_stage = models.CharField(_("from"), max_length=16, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(_("to"), max_length=16, choices=Stage.choices)
+    at = models.DateTimeField(_("at"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                           related_name="+", verbose_name=_("by"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True,
+                              help_text=_("What moved it: the event, a hand move, or the lost reason."))
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage history")
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(to_stage__in=STAGE_ORDER), name="stage_change_to_valid"),
+            models.CheckConstraint(condition=Q(kind__in=["move", "lost", "reactivated"]),
+                                   name="stage_change_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["customer", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.from_stage or '-'} → {self.to_stage} @ {self.at:%Y-%m-%d %H:%M}"

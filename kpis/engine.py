@@ -1,0 +1,830 @@
+"""The set-based KPI computation: a handful of grouped SQL passes over the fact tables, for many stores
+and months at once, then a small Python step that turns the aggregated *measures* into KPI rows.
+
+How it is organised
+- Every pass returns already-aggregated rows; no pass returns one row per customer or per record.
+- A period is a calendar month in the store's own time zone. SQL works on a *month index*
+  (year × 12 + month − 1) computed from each timestamp in that store's zone: PostgreSQL with
+  `AT TIME ZONE`, SQLite with two small registered functions (SQLite has no time zones).
+- Point measures (`Point`) are sums per (store, month, person). Person is the consultant or advisor a
+  by-person KPI is broken down by (kpis.md), None for records without one; the store's figure is the sum
+  over persons, so every point measure is grouped so that it is additive (distinct customers are grouped
+  by the customer's own consultant, who is unique per customer).
+- State measures (`Interval`) are "as of E" counts: the SQL returns, per group of customers, the run of
+  months [s, e] during which they count (e None = still counting), and `_Intervals` answers
+  "how many at month m" with a difference array. Window KPIs (12/24 months), the customer base, and the
+  stage of each customer at E (from StageChange history with window functions) are all of this kind.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+
+from aftersales.models import Callback, ServiceVisit
+from campaigns.models import Campaign, CampaignCost, TrafficPlan
+from customers.models import Customer, StageChange
+from dealership.models import Dealership
+from kpis.models import MarketData, SatisfactionScore
+from kpis.registry import BY_PERSON_CODES, FUNNEL_GATES, KPIS, STAGES
+from sales.models import Order, TestDrive, Visit
+
+T = {
+    "customer": Customer._meta.db_table,
+    "stagechange": StageChange._meta.db_table,
+    "order": Order._meta.db_table,
+    "visit": Visit._meta.db_table,
+    "testdrive": TestDrive._meta.db_table,
+    "service": ServiceVisit._meta.db_table,
+    "callback": Callback._meta.db_table,
+    "campaign": Campaign._meta.db_table,
+    "cost": CampaignCost._meta.db_table,
+    "plan": TrafficPlan._meta.db_table,
+    "market": MarketData._meta.db_table,
+    "score": SatisfactionScore._meta.db_table,
+    "store": Dealership._meta.db_table,
+}
+
+EPOCH = dt.date(2000, 1, 1)
+
+
+# --- months -------------------------------------------------------------------------------------------
+
+def month_index(d: dt.date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def month_date(i: int) -> dt.date:
+    return dt.date(i // 12, i % 12 + 1, 1)
+
+
+def month_start_utc(i: int, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The first instant of month i in the zone `tz`, as an aware UTC datetime."""
+    return dt.datetime(i // 12, i % 12 + 1, 1, tzinfo=tz).astimezone(dt.UTC)
+
+
+# --- the two SQL dialects -----------------------------------------------------------------------------
+
+def _is_pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def sql_month(ts: str, tz: str = "d.timezone") -> str:
+    """SQL for the local month index of timestamp `ts` in the zone named by column `tz`."""
+    if _is_pg():
+        return (f"(CAST(EXTRACT(YEAR FROM ({ts} AT TIME ZONE {tz})) AS INTEGER) * 12"
+                f" + CAST(EXTRACT(MONTH FROM ({ts} AT TIME ZONE {tz})) AS INTEGER) - 1)")
+    return f"kpi_month({ts}, {tz})"
+
+
+def sql_day(ts: str, tz: str = "d.timezone") -> str:
+    """SQL for the local date of `ts` as a day number (days since 2000-01-01)."""
+    if _is_pg():
+        return f"(CAST(({ts} AT TIME ZONE {tz}) AS DATE) - DATE '2000-01-01')"
+    return f"kpi_day({ts}, {tz})"
+
+
+def sql_date_month(col: str) -> str:
+    """SQL for the month index of a DATE column (already a local date)."""
+    if _is_pg():
+        return f"(CAST(EXTRACT(YEAR FROM {col}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {col}) AS INTEGER) - 1)"
+    return f"kpi_date_month({col})"
+
+
+def sql_date_day(col: str) -> str:
+    if _is_pg():
+        return f"({col} - DATE '2000-01-01')"
+    return f"kpi_date_day({col})"
+
+
+def _sqlite_local(value: str | None, tz: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    instant = dt.datetime.fromisoformat(value)
+    if instant.tzinfo is None:  # Django stores UTC in SQLite, without an offset
+        instant = instant.replace(tzinfo=dt.UTC)
+    return instant.astimezone(zoneinfo.ZoneInfo(tz))
+
+
+def _sqlite_functions() -> None:
+    """SQLite has no time zones: give it the two conversions the passes need (per connection)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(raw, "_kpi_functions", False):
+        return
+
+    def month(value, tz):
+        local = _sqlite_local(value, tz)
+        return None if local is None else local.year * 12 + local.month - 1
+
+    def day(value, tz):
+        local = _sqlite_local(value, tz)
+        return None if local is None else (local.date() - EPOCH).days
+
+    def date_month(value):
+        return None if value is None else month_index(dt.date.fromisoformat(value[:10]))
+
+    def date_day(value):
+        return None if value is None else (dt.date.fromisoformat(value[:10]) - EPOCH).days
+
+    raw.create_function("kpi_month", 2, month, deterministic=True)
+    raw.create_function("kpi_day", 2, day, deterministic=True)
+    raw.create_function("kpi_date_month", 1, date_month, deterministic=True)
+    raw.create_function("kpi_date_day", 1, date_day, deterministic=True)
+    try:
+        raw._kpi_functions = True
+    except AttributeError:  # sqlite3.Connection takes no attributes: re-registering is cheap anyway
+        pass
+
+
+def _rows(sql: str, params: Iterable) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def _num(v) -> float:
+    if v is None:
+        return 0.0
+    return float(v) if isinstance(v, Decimal) else v
+
+
+# --- measures -----------------------------------------------------------------------------------------
+
+@dataclass
+class _Intervals:
+    """Counts of customers by month from runs [s, e] (e None: open-ended), via a difference array."""
+
+    lo: int
+    hi: int
+    diff: dict[tuple, list[float]] = field(default_factory=dict)
+
+    def add(self, key: tuple, s: int, e: int | None, n: float) -> None:
+        if e is not None and e < s:
+            return
+        s = max(s, self.lo)
+        end = self.hi if e is None else min(e, self.hi)
+        if s > end:
+            return
+        arr = self.diff.get(key)
+        if arr is None:
+            arr = self.diff[key] = [0.0] * (self.hi - self.lo + 2)
+        arr[s - self.lo] += n
+        arr[end - self.lo + 1] -= n
+
+    def finish(self) -> dict[tuple, list[float]]:
+        out = {}
+        for key, arr in self.diff.items():
+            total, acc = 0.0, []
+            for d in arr:
+                total += d
+                acc.append(total)
+            out[key] = acc
+        return out
+
+
+@dataclass
+class Measures:
+    """Aggregated inputs of one recompute: point sums and interval counts, by store, month and person."""
+
+    lo: int
+    hi: int
+    point: dict[tuple[int, int, int | None], dict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float)))
+    intervals: _Intervals | None = None
+    state: dict[tuple, list[float]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per pass, for the benchmark
+
+    def __post_init__(self) -> None:
+        self.intervals = _Intervals(self.lo, self.hi)
+
+    def add(self, store: int, m: int, person: int | None, **values: float) -> None:
+        bucket = self.point[(store, m, person)]
+        for name, v in values.items():
+            bucket[name] += _num(v)
+
+    def at(self, store: int, person: int | None, name: str, m: int) -> float:
+        """An interval measure at month m (person None here means the whole store)."""
+        arr = self.state.get((store, person, name))
+        if arr is None or m < self.lo or m > self.hi:
+            return 0.0
+        return arr[m - self.lo]
+
+
+# --- the passes ---------------------------------------------------------------------------------------
+
+@dataclass
+class Scope:
+    """What to compute: store ids, each with its month indexes, and the UTC bounds that cover them."""
+
+    stores: dict[int, list[int]]
+    tz: dict[int, zoneinfo.ZoneInfo]
+
+    @property
+    def ids(self) -> list[int]:
+        return sorted(self.stores)
+
+    @property
+    def lo(self) -> int:
+        return min(min(ms) for ms in self.stores.values())
+
+    @property
+    def hi(self) -> int:
+        return max(max(ms) for ms in self.stores.values())
+
+    def utc_from(self, back: int = 0) -> dt.datetime:
+        return min(month_start_utc(min(ms) - back, self.tz[s]) for s, ms in self.stores.items())
+
+    def utc_to(self) -> dt.datetime:
+        return max(month_start_utc(max(ms) + 1, self.tz[s]) for s, ms in self.stores.items())
+
+    def in_list(self) -> str:
+        return ", ".join(str(int(i)) for i in self.ids)
+
+
+def _pass_orders(scope: Scope, out: Measures) -> None:
+    """Orders placed in P (by the order's consultant), and distinct ordering customers (by theirs)."""
+    m = sql_month("o.ordered_at")
+    sql = f"""
+        SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*),
+               SUM(CASE WHEN c.referred_by_id IS NOT NULL THEN 1 ELSE 0 END)
+        FROM {T['order']} o
+        JOIN {T['store']} d ON d.id = o.dealership_id
+        JOIN {T['customer']} c ON c.id = o.customer_id
+        WHERE o.dealership_id IN ({scope.in_list()}) AND o.ordered_at >= %s AND o.ordered_at < %s
+        GROUP BY o.dealership_id, {m}, o.consultant_id"""
+    for store, month, person, n, referral in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        out.add(store, month, person, orders=n, referral_deals=referral)
+    sql = f"""
+        SELECT o.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT o.customer_id)
+        FROM {T['order']} o
+        JOIN {T['store']} d ON d.id = o.dealership_id
+        JOIN {T['customer']} c ON c.id = o.customer_id
+        WHERE o.dealership_id IN ({scope.in_list()}) AND o.ordered_at >= %s AND o.ordered_at < %s
+        GROUP BY o.dealership_id, {m}, c.consultant_id"""
+    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        out.add(store, month, person, ordering_customers=n)
+
+
+def _first_reached_callback(subject: str, scope: Scope) -> str:
+    """SQL: the earliest reached callback per subject. A subject has an effective callback within 3 days
+    exactly when its earliest reached one is within 3 days, so one hash join replaces a probe per row."""
+    return (f"SELECT cb.{subject} AS subject, MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
+            f"WHERE cb.dealership_id IN ({scope.in_list()}) AND cb.reached AND cb.{subject} IS NOT NULL "
+            f"GROUP BY cb.{subject}")
+
+
+def _pass_deliveries(scope: Scope, out: Measures) -> None:
+    """Deliveries in P, their profit with rebate, and how many got a reached callback within 3 days."""
+    m = sql_month("o.delivered_at")
+    sql = f"""
+        SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*), SUM(o.gross_profit + o.oem_rebate),
+               SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('o.delivered_at')} + 3 THEN 1 ELSE 0 END)
+        FROM {T['order']} o
+        JOIN {T['store']} d ON d.id = o.dealership_id
+        LEFT JOIN ({_first_reached_callback('order_id', scope)}) cb ON cb.subject = o.id
+        WHERE o.dealership_id IN ({scope.in_list()}) AND o.delivered_at >= %s AND o.delivered_at < %s
+        GROUP BY o.dealership_id, {m}, o.consultant_id"""
+    for store, month, person, n, profit, called in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        out.add(store, month, person, deliveries=n, delivery_profit=profit, deliveries_called=called)
+
+
+def _pass_service_closed(scope: Scope, out: Measures) -> None:
+    m = sql_month("v.closed_at")
+    sql = f"""
+        SELECT v.dealership_id, {m} AS m, v.advisor_id, COUNT(*), SUM(v.revenue),
+               SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('v.closed_at')} + 3 THEN 1 ELSE 0 END)
+        FROM {T['service']} v
+        JOIN {T['store']} d ON d.id = v.dealership_id
+        LEFT JOIN ({_first_reached_callback('service_visit_id', scope)}) cb ON cb.subject = v.id
+        WHERE v.dealership_id IN ({scope.in_list()}) AND v.closed_at >= %s AND v.closed_at < %s
+        GROUP BY v.dealership_id, {m}, v.advisor_id"""
+    for store, month, person, n, revenue, called in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        out.add(store, month, person, services_closed=n, service_revenue=revenue, services_called=called)
+
+
+def _pass_visits(scope: Scope, out: Measures) -> None:
+    """Traffic by kind; twelve months further back too, for the year-on-year growth."""
+    m = sql_month("v.occurred_at")
+    sql = f"""
+        SELECT v.dealership_id, {m} AS m,
+               SUM(CASE WHEN v.kind IN ('showroom', 'offsite', 'phone_in') THEN 1 ELSE 0 END),
+               SUM(CASE WHEN v.kind = 'online' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN v.kind = 'showroom' THEN 1 ELSE 0 END)
+        FROM {T['visit']} v
+        JOIN {T['store']} d ON d.id = v.dealership_id
+        WHERE v.dealership_id IN ({scope.in_list()}) AND v.occurred_at >= %s AND v.occurred_at < %s
+        GROUP BY v.dealership_id, {m}"""
+    for store, month, traffic, online, showroom in _rows(sql, [scope.utc_from(12), scope.utc_to()]):
+        out.add(store, month, None, traffic=traffic, online_leads=online, showroom=showroom)
+
+
+def _pass_test_drives(scope: Scope, out: Measures) -> None:
+    m = sql_month("t.occurred_at")
+    where = f"t.dealership_id IN ({scope.in_list()}) AND t.occurred_at >= %s AND t.occurred_at < %s"
+    sql = f"""
+        SELECT t.dealership_id, {m} AS m, t.consultant_id, COUNT(*)
+        FROM {T['testdrive']} t JOIN {T['store']} d ON d.id = t.dealership_id
+        WHERE {where} GROUP BY t.dealership_id, {m}, t.consultant_id"""
+    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        out.add(store, month, person, test_drives=n)
+    # A customer figure: broken down by the customer's consultant, which keeps the distinct count additive.
+    sql = f"""
+        SELECT t.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT t.customer_id)
+        FROM {T['testdrive']} t JOIN {T['store']} d ON d.id = t.dealership_id
+        JOIN {T['customer']} c ON c.id = t.customer_id
+        WHERE {where} GROUP BY t.dealership_id, {m}, c.consultant_id"""
+    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        out.add(store, month, person, test_drive_customers=n)
+
+
+def _pass_funnel(scope: Scope, out: Measures) -> None:
+    """Cohorts of each gate in one scan of the customers: entered the lower stage in P, and of them,
+    how many have entered the next stage by now (the entered_<stage>_at columns keep first entries)."""
+    gates = list(FUNNEL_GATES.items())
+    lower = " ".join(f"WHEN {i} THEN c.entered_{lo}_at" for i, (_, (lo, _hi)) in enumerate(gates))
+    upper = " ".join(f"WHEN {i} THEN c.entered_{hi}_at" for i, (_, (_lo, hi)) in enumerate(gates))
+    g = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(len(gates)))
+    m = sql_month("x.lower_at", "x.tz")
+    sql = f"""
+        SELECT x.store, x.person, x.i, {m} AS m, COUNT(*), COUNT(x.upper_at)
+        FROM (
+            SELECT c.dealership_id AS store, c.consultant_id AS person, g.i, d.timezone AS tz,
+                   CASE g.i {lower} END AS lower_at, CASE g.i {upper} END AS upper_at
+            FROM {T['customer']} c
+            JOIN {T['store']} d ON d.id = c.dealership_id
+            CROSS JOIN ({g}) g
+            WHERE c.dealership_id IN ({scope.in_list()})
+        ) x
+        WHERE x.lower_at >= %s AND x.lower_at < %s
+        GROUP BY x.store, x.person, x.i, {m}"""
+    for store, person, i, month, n, passed in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        code = gates[i][0]
+        out.add(store, month, person, **{f"{code}_cohort": n, f"{code}_passed": passed})
+
+
+def _pass_lost(scope: Scope, out: Measures) -> None:
+    m = sql_month("s.at")
+    sql = f"""
+        SELECT c.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT s.customer_id)
+        FROM {T['stagechange']} s
+        JOIN {T['customer']} c ON c.id = s.customer_id
+        JOIN {T['store']} d ON d.id = c.dealership_id
+        WHERE c.dealership_id IN ({scope.in_list()}) AND s.kind = 'lost' AND s.from_stage = 'target'
+          AND s.at >= %s AND s.at < %s
+        GROUP BY c.dealership_id, {m}, c.consultant_id"""
+    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+        out.add(store, month, person, intent_lost=n)
+
+
+def _pass_stages(scope: Scope, out: Measures) -> None:
+    """The stage of every customer at each E, not lost, from the history: one run of months per state.
+
+    A state (stage, lost) set by the change at `at` holds at E(P) for the months from month(at) up to the
+    month before the next change's month. Losses and reactivations alternate, so the running sum of
+    +1 (lost) / −1 (reactivated) is the lost flag.
+    """
+    m = sql_month("s.at")
+    sql = f"""
+        SELECT h.store, h.person, h.stage, h.m, h.nm, COUNT(*)
+        FROM (
+            SELECT c.dealership_id AS store, c.consultant_id AS person, s.to_stage AS stage, {m} AS m,
+                   LEAD({m}) OVER w AS nm,
+                   SUM(CASE s.kind WHEN 'lost' THEN 1 WHEN 'reactivated' THEN -1 ELSE 0 END) OVER w AS lost
+            FROM {T['stagechange']} s
+            JOIN {T['customer']} c ON c.id = s.customer_id
+            JOIN {T['store']} d ON d.id = c.dealership_id
+            WHERE c.dealership_id IN ({scope.in_list()}) AND s.at < %s
+            WINDOW w AS (PARTITION BY s.customer_id ORDER BY s.at, s.id)
+        ) h
+        WHERE h.lost = 0 AND (h.nm IS NULL OR h.nm > h.m)
+        GROUP BY h.store, h.person, h.stage, h.m, h.nm"""
+    for store, person, stage, s, nm, n in _rows(sql, [scope.utc_to()]):
+        e = None if nm is None else nm - 1
+        out.intervals.add((store, None, f"stage_{stage}"), s, e, n)
+        if person is not None:
+            out.intervals.add((store, person, f"stage_{stage}"), s, e, n)
+
+
+# Visits opened before this many months ahead of the first requested month cannot change a window
+# figure of a requested month: a dropped visit only shortens runs that end before the first month + 11
+# months back, and churn looks 12 + 11 months back. (The base month still reads the whole history.)
+WINDOW_HISTORY = 24
+
+
+def _pass_customer_base(scope: Scope, out: Measures) -> None:
+    """The customer base and the service-visit windows, as runs of months per customer group.
+
+    One window over each customer's visits (ordered by month) gives, per visit i at month m:
+    - a12/a24: the months it adds to "has a visit in the last 12/24 months": [max(m, m_{i−1} + W), m + W − 1]
+      (empty for a second visit in the same month), so the runs of a customer are disjoint;
+    - old12/self12: a12 clipped to months ≥ base month + 12 / ≥ first delivery month;
+    - freq: visits i−3..i are four in the window from m_i to m_{i−3} + 11, new months only from
+      m_{i−4} + 12 on (the previous run's end + 1);
+    - occ: visit i is the only one in the window between its neighbours;
+    - base/new/base_old: from the base month (earliest delivery or service visit).
+    """
+    ms = sql_month("v.opened_at")
+    md = sql_month("o.delivered_at")
+    ids = scope.in_list()
+
+    def later(a: str, b: str) -> str:
+        return f"CASE WHEN {a} > {b} THEN {a} ELSE {b} END"
+
+    s12, s24 = later("w.p1 + 12", "w.m"), later("w.p1 + 24", "w.m")
+    old12 = later("b.bm + 12", s12)
+    self12 = f"CASE WHEN b.dm IS NOT NULL THEN {later('b.dm', s12)} END"  # NULL: never delivered, never counts
+    freq_s = later("w.p4 + 12", "w.m")
+    occ_s = later("w.p1 + 12", "w.m")
+    occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
+    sql = f"""
+        WITH sv_all AS (
+            SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m, v.opened_at
+            FROM {T['service']} v JOIN {T['store']} d ON d.id = v.dealership_id
+            WHERE v.dealership_id IN ({ids}) AND v.opened_at < %s
+        ),
+        dl AS (
+            SELECT o.customer_id AS cid, o.dealership_id AS store, MIN({md}) AS dm
+            FROM {T['order']} o JOIN {T['store']} d ON d.id = o.dealership_id
+            WHERE o.dealership_id IN ({ids}) AND o.delivered_at < %s
+            GROUP BY o.customer_id, o.dealership_id
+        ),
+        base AS (
+            SELECT cid, store, MIN(bm) AS bm, MIN(dm) AS dm FROM (
+                SELECT cid, store, MIN(m) AS bm, CAST(NULL AS INTEGER) AS dm FROM sv_all GROUP BY cid, store
+                UNION ALL
+                SELECT cid, store, dm AS bm, dm FROM dl
+            ) u GROUP BY cid, store
+        ),
+        w AS (
+            SELECT v.cid, v.store, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
+                   LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
+            FROM sv_all v WHERE v.opened_at >= %s
+            WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
+        ),
+        wb AS (
+            SELECT w.store, {s12} AS s12, {s24} AS s24, w.m + 11 AS e12, w.m + 23 AS e24,
+                   {old12} AS so, {self12} AS ss, {freq_s} AS fs, w.p3 + 11 AS fe, {occ_s} AS os, {occ_e} AS oe
+            FROM w JOIN base b ON b.cid = w.cid AND b.store = w.store
+        )
+        SELECT store, 'a12', s12, e12, COUNT(*) FROM wb WHERE s12 <= e12 GROUP BY store, s12, e12
+        UNION ALL
+        SELECT store, 'a24', s24, e24, COUNT(*) FROM wb WHERE s24 <= e24 GROUP BY store, s24, e24
+        UNION ALL
+        SELECT store, 'old12', so, e12, COUNT(*) FROM wb WHERE s12 <= e12 AND so <= e12 GROUP BY store, so, e12
+        UNION ALL
+        SELECT store, 'self12', ss, e12, COUNT(*) FROM wb WHERE s12 <= e12 AND ss <= e12 GROUP BY store, ss, e12
+        UNION ALL
+        SELECT store, 'freq', fs, fe, COUNT(*) FROM wb WHERE fe IS NOT NULL AND fs <= fe GROUP BY store, fs, fe
+        UNION ALL
+        SELECT store, 'occ', os, oe, COUNT(*) FROM wb WHERE os <= oe GROUP BY store, os, oe
+        UNION ALL
+        SELECT store, 'base', bm, NULL, COUNT(*) FROM base GROUP BY store, bm
+        UNION ALL
+        SELECT store, 'new', bm, bm, COUNT(*) FROM base GROUP BY store, bm
+        UNION ALL
+        SELECT store, 'base_old', bm + 12, NULL, COUNT(*) FROM base GROUP BY store, bm"""
+    hi = scope.utc_to()
+    for store, name, s, e, n in _rows(sql, [hi, hi, scope.utc_from(WINDOW_HISTORY)]):
+        out.intervals.add((store, None, name), s, e, n)
+
+
+def _pass_small_tables(scope: Scope, out: Measures) -> None:
+    """Costs, plans, market data and survey scores: small tables, one grouped query each."""
+    ids = scope.in_list()
+    lo, hi = month_date(scope.lo - 12), month_date(scope.hi + 1)
+    mc = sql_date_month("k.incurred_on")
+    sql = f"""
+        SELECT c.dealership_id, {mc}, SUM(k.amount) FROM {T['cost']} k JOIN {T['campaign']} c ON c.id = k.campaign_id
+        WHERE c.dealership_id IN ({ids}) AND k.incurred_on >= %s AND k.incurred_on < %s
+        GROUP BY c.dealership_id, {mc}"""
+    for store, month, amount in _rows(sql, [lo, hi]):
+        out.add(store, month, None, promo_cost=amount)
+    mp = sql_date_month("p.period")
+    for store, month, planned in _rows(
+        f"SELECT p.dealership_id, {mp}, SUM(p.planned_traffic) FROM {T['plan']} p "
+        f"WHERE p.dealership_id IN ({ids}) AND p.period >= %s AND p.period < %s GROUP BY p.dealership_id, {mp}",
+        [lo, hi],
+    ):
+        out.add(store, month, None, traffic_plan=planned, has_plan=1)
+    for store, month, sales, stores in _rows(
+        f"SELECT p.dealership_id, {mp}, p.city_brand_sales, p.city_brand_stores FROM {T['market']} p "
+        f"WHERE p.dealership_id IN ({ids}) AND p.period >= %s AND p.period < %s", [lo, hi],
+    ):
+        out.add(store, month, None, city_sales=sales, city_stores=stores, has_market=1)
+    # Rank = 1 + dealers of the same survey and period with a strictly higher score (kpis.md).
+    ms = sql_date_month("s.period")
+    sql = f"""
+        SELECT d.id, {ms}, s.survey, s.score,
+               1 + (SELECT COUNT(*) FROM {T['score']} h
+                    WHERE h.survey = s.survey AND h.period = s.period AND h.score > s.score),
+               (SELECT COUNT(*) FROM {T['score']} a WHERE a.survey = s.survey AND a.period = s.period)
+        FROM {T['score']} s JOIN {T['store']} d ON d.code = s.dealer_code
+        WHERE d.id IN ({ids}) AND s.period >= %s AND s.period < %s"""
+    for store, month, survey, score, rank, dealers in _rows(sql, [lo, hi]):
+        out.add(store, month, None, **{f"{survey}_score": score, f"{survey}_rank": rank,
+                                       f"{survey}_dealers": dealers, f"has_{survey}": 1})
+
+
+PASSES = [_pass_orders, _pass_deliveries, _pass_service_closed, _pass_visits, _pass_test_drives, _pass_funnel,
+          _pass_lost, _pass_stages, _pass_customer_base, _pass_small_tables]
+
+
+def measure(scope: Scope, progress=None) -> Measures:
+    """Run every pass over the scope. Months from 12 before the first requested one are kept, for the
+    year-on-year and 12-month-lag figures."""
+    if not _is_pg():
+        _sqlite_functions()
+    out = Measures(lo=scope.lo - 24, hi=scope.hi)
+    for i, step in enumerate(PASSES, 1):
+        started = time.perf_counter()
+        step(scope, out)
+        out.timings[step.__name__] = time.perf_counter() - started
+        if progress:
+            progress(i / len(PASSES))
+    out.state = out.intervals.finish()
+    return out
+
+
+# --- from measures to KPI values ----------------------------------------------------------------------
+
+Value = tuple[float | None, float | None, float | None]  # value, numerator, denominator
+
+
+def _ratio(num: float, den: float) -> Value:
+    return (num / den if den else None), num, den
+
+
+def _count(n: float) -> Value:
+    return n, n, None
+
+
+def _values(get, at, person_level: bool, has) -> dict[str, Value]:
+    """The KPI values of one store-month (or one person's share of it) from its measures.
+
+    `get(name)` reads a point measure of this month, `at(name, back)` an interval measure `back` months
+    earlier, `has(name)` tells whether an optional input (plan, market data, survey) exists.
+    """
+    v: dict[str, Value] = {}
+    v["callback_3d_sales"] = _ratio(get("deliveries_called"), get("deliveries"))
+    v["callback_3d_service"] = _ratio(get("services_called"), get("services_closed"))
+    v["orders"] = _count(get("orders"))
+    v["deliveries"] = _count(get("deliveries"))
+    v["new_car_gross_profit"] = _count(get("delivery_profit"))
+    v["test_drives"] = _count(get("test_drives"))
+    v["test_drive_customers"] = _count(get("test_drive_customers"))
+    v["referral_deals"] = _count(get("referral_deals"))
+    v["close_rate"] = _ratio(get("ordering_customers"), get("funnel_close_rate_cohort"))
+    v["intent_lost"] = _count(get("intent_lost"))
+    v["intent_loss_rate"] = _ratio(get("intent_lost"), at("stage_target", 1) + get("funnel_close_rate_cohort"))
+    v["aftersales_revenue"] = _count(get("service_revenue"))
+    for code in FUNNEL_GATES:
+        v[code] = _ratio(get(f"{code}_passed"), get(f"{code}_cohort"))
+    for stage, _name, _zh in STAGES:
+        v[f"stage_{stage}"] = _count(at(f"stage_{stage}", 0))
+    if person_level:
+        return v
+    for survey in ("csi", "ssi"):
+        if has(f"has_{survey}"):
+            v[f"{survey}_score"] = _count(get(f"{survey}_score"))
+            v[f"{survey}_rank"] = (get(f"{survey}_rank"), get(f"{survey}_rank"), get(f"{survey}_dealers"))
+        else:
+            v[f"{survey}_score"] = v[f"{survey}_rank"] = (None, None, None)
+    a12, a24 = at("a12", 0), at("a24", 0)
+    v["customer_base"] = _count(at("base", 0))
+    v["active_12m"] = _count(a12)
+    v["active_24m"] = _count(a24)
+    v["frequent_customers"] = _count(at("freq", 0))
+    v["occasional_customers"] = _count(at("occ", 0))
+    v["lapsed_12m"] = _count(at("base_old", 0) - at("old12", 0))
+    v["active_self_sold_12m"] = _count(at("self12", 0))
+    v["new_customers"] = _count(at("new", 0))
+    # Customers active in both halves = a12(P−12) + a12(P) − a24(P); the churned are the rest of a12(P−12).
+    v["churn_rate"] = _ratio(a24 - a12, at("a12", 12))
+    traffic, cost = get("traffic"), get("promo_cost")
+    v["traffic"] = _count(traffic)
+    v["online_leads"] = _count(get("online_leads"))
+    if has("has_plan"):
+        v["traffic_plan"] = _count(get("traffic_plan"))
+        v["traffic_achievement"] = _ratio(traffic, get("traffic_plan"))
+    else:
+        v["traffic_plan"] = v["traffic_achievement"] = (None, traffic, None)
+    last_year = get("traffic", back=12)
+    v["traffic_growth_yoy"] = _ratio(traffic - last_year, last_year)
+    v["promo_cost_total"] = _count(cost)
+    v["cost_per_visitor"] = _ratio(cost, traffic)
+    v["promo_cost_per_vehicle"] = _ratio(cost, get("deliveries"))
+    v["test_drive_rate"] = _ratio(get("test_drives"), get("showroom"))
+    v["referral_rate"] = _ratio(get("referral_deals"), get("orders"))
+    if has("has_market"):
+        v["city_brand_avg_sales"] = _ratio(get("city_sales"), get("city_stores"))
+        v["market_share"] = _ratio(get("deliveries"), get("city_sales"))
+    else:
+        v["city_brand_avg_sales"] = v["market_share"] = (None, None, None)
+    return v
+
+
+def cohort_rows(scope: Scope) -> list[tuple[int, int, None, str, Value]]:
+    """Only the five cohort rates (store level) of the scope's months: what a later stage move changes
+    in *earlier* months (the cohort is the month of entering the lower stage)."""
+    if not _is_pg():
+        _sqlite_functions()
+    data = Measures(lo=scope.lo, hi=scope.hi)
+    _pass_funnel(scope, data)
+    totals: dict[tuple[int, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (store, m, _person), bucket in data.point.items():
+        for name, x in bucket.items():
+            totals[(store, m)][name] += x
+    out = []
+    for store, months in scope.stores.items():
+        for m in months:
+            got = totals.get((store, m), {})
+            for code in FUNNEL_GATES:
+                out.append((store, m, None, code, _ratio(got.get(f"{code}_passed", 0.0), got.get(f"{code}_cohort", 0.0))))
+    return out
+
+
+def kpi_rows(scope: Scope, data: Measures) -> list[tuple[int, int, int | None, str, Value]]:
+    """(store, month, person, code, value) for every requested store-month: the store's row of every
+    KPI, and one row per person seen that month for the by-person KPIs."""
+    by_store_month: dict[tuple[int, int], dict[int | None, dict[str, float]]] = defaultdict(dict)
+    for (store, m, person), bucket in data.point.items():
+        by_store_month[(store, m)][person] = bucket
+    people_by_state: dict[int, set[int]] = defaultdict(set)
+    for (store, person, _name) in data.state:
+        if person is not None:
+            people_by_state[store].add(person)
+    out = []
+    for store, months in scope.stores.items():
+        for m in months:
+            persons = by_store_month.get((store, m), {})
+            total: dict[str, float] = defaultdict(float)
+            for bucket in persons.values():
+                for name, x in bucket.items():
+                    total[name] += x
+
+            def get(name, back=0, _store=store, _m=m):
+                if back:
+                    return sum(b.get(name, 0.0) for b in by_store_month.get((_store, _m - back), {}).values())
+                return total.get(name, 0.0)
+
+            def at(name, back, _store=store, _m=m):
+                return data.at(_store, None, name, _m - back)
+
+            values = _values(get, at, False, lambda name: total.get(name, 0) > 0)
+            for code in KPIS:
+                out.append((store, m, None, code, values[code]))
+            people = {p for p in persons if p is not None}
+            people |= {p for p in people_by_state.get(store, ()) if data.at(store, p, "stage_target", m)
+                       or data.at(store, p, "stage_target", m - 1)}
+            for person in sorted(people):
+                bucket = persons.get(person, {})
+
+                def pget(name, back=0, _b=bucket):
+                    return _b.get(name, 0.0)
+
+                def pat(name, back, _store=store, _m=m, _p=person):
+                    return data.at(_store, _p, name, _m - back)
+
+                pvalues = _values(pget, pat, True, lambda name: False)
+                for code in BY_PERSON_CODES:
+                    out.append((store, m, person, code, pvalues[code]))
+    return out
+
+
+def break_even(*, fixed: float, per_attendee: float, attendees: float, contribution: float | None) -> int | None:
+    """Deals needed to cover a campaign's cost: ceil((fixed + per attendee × A) / contribution per deal)."""
+    if not contribution:
+        return None
+    # Round before ceil: 64.0000000001 from float money must stay 64.
+    return math.ceil(round((fixed + per_attendee * attendees) / contribution, 9))
+
+
+# --- campaigns ----------------------------------------------------------------------------------------
+
+def sql_midnight(date_expr: str, tz: str = "d.timezone") -> str:
+    """SQL for the first instant (UTC) of a local DATE in the store's zone, comparable with timestamps."""
+    if _is_pg():
+        return f"(CAST({date_expr} AS TIMESTAMP) AT TIME ZONE {tz})"
+    return f"kpi_midnight({date_expr}, {tz})"
+
+
+def sql_date_add(date_expr: str, *, days: str = "0", months: int = 0) -> str:
+    """SQL for a DATE plus a number of days (an SQL expression) and months (a constant)."""
+    if _is_pg():
+        return f"(CAST({date_expr} + INTERVAL '{int(months)} months' AS DATE) + ({days}))"
+    return f"date({date_expr}, '{int(months):+d} months', '+' || ({days}) || ' days')"
+
+
+def _sqlite_midnight() -> None:
+    raw = connection.connection
+
+    def midnight(value, tz):
+        if value is None:
+            return None
+        local = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time(), zoneinfo.ZoneInfo(tz))
+        return local.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    raw.create_function("kpi_midnight", 2, midnight, deterministic=True)
+
+
+@dataclass
+class CampaignFigures:
+    id: int
+    store: int
+    channel: str
+    ends_on: dt.date
+    cost: float
+    attendees: float
+    attendees_known: float
+    attendees_invited: float
+    leads: float
+    deals: float
+    gross_profit: float
+    store_contribution: float | None
+    campaign: Campaign | None = None
+
+
+def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[int] | None = None,
+                     months: tuple[dt.date, dt.date] | None = None) -> list[CampaignFigures]:
+    """Per campaign: cost, attendees, leads, deals (orders of its leads placed no later than its end date
+    + cycle, local dates), their profit with rebate, and the store's average profit per delivery over the
+    12 months before it starts (the contribution per deal when the campaign has none of its own)."""
+    if not _is_pg():
+        _sqlite_functions()
+        _sqlite_midnight()
+    where = []
+    if campaign_ids is not None:
+        where.append(f"c.id IN ({', '.join(str(int(i)) for i in campaign_ids) or 'NULL'})")
+    if store_ids is not None:
+        where.append(f"c.dealership_id IN ({', '.join(str(int(i)) for i in store_ids) or 'NULL'})")
+    params: list = []
+    if months is not None:
+        # Only the campaigns a change in [first, last) can move: deals still counting (end + cycle not
+        # before `first`), and those starting within 12 months after (their fallback contribution
+        # averages the deliveries of the 12 months before they start). The nightly run covers the rest.
+        first, last = months
+        where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} >= %s")
+        where.append("c.starts_on < %s")
+        params += [first, dt.date(last.year + 1, last.month, 1)]
+    deal_end = sql_midnight(sql_date_add("c.ends_on", days="c.cycle_days + 1"))
+    sql = f"""
+        SELECT c.id, c.dealership_id, c.channel, c.ends_on,
+            (SELECT SUM(k.amount) FROM {T['cost']} k WHERE k.campaign_id = c.id),
+            (SELECT COUNT(*) FROM {T['visit']} v WHERE v.campaign_id = c.id),
+            (SELECT COUNT(*) FROM {T['visit']} v WHERE v.campaign_id = c.id AND v.customer_id IS NOT NULL),
+            (SELECT COUNT(*) FROM {T['visit']} v WHERE v.campaign_id = c.id AND v.invited),
+            (SELECT COUNT(*) FROM {T['customer']} l WHERE l.campaign_id = c.id),
+            (SELECT COUNT(*) FROM {T['order']} o JOIN {T['customer']} l ON l.id = o.customer_id
+             WHERE l.campaign_id = c.id AND o.ordered_at < {deal_end}),
+            (SELECT SUM(o.gross_profit + o.oem_rebate) FROM {T['order']} o
+             JOIN {T['customer']} l ON l.id = o.customer_id
+             WHERE l.campaign_id = c.id AND o.ordered_at < {deal_end}),
+            CASE WHEN c.contribution_per_deal IS NULL THEN
+                (SELECT AVG(o.gross_profit + o.oem_rebate) FROM {T['order']} o
+                 WHERE o.dealership_id = c.dealership_id
+                   AND o.delivered_at >= {sql_midnight(sql_date_add('c.starts_on', months=-12))}
+                   AND o.delivered_at < {sql_midnight('c.starts_on')})
+            END
+        FROM {T['campaign']} c JOIN {T['store']} d ON d.id = c.dealership_id
+        {'WHERE ' + ' AND '.join(where) if where else ''}"""
+    out = []
+    for row in _rows(sql, params):
+        cid, store, channel, ends_on, *nums, contribution = row
+        if isinstance(ends_on, str):
+            ends_on = dt.date.fromisoformat(ends_on)
+        out.append(CampaignFigures(cid, store, channel, ends_on, *[_num(x) for x in nums],
+                                   None if contribution is None else _num(contribution)))
+    return out
+
+
+def campaign_values(f: CampaignFigures, c: Campaign) -> dict[str, Value]:
+    """The campaign metrics of kpis.md from one campaign's figures."""
+    contribution = float(c.contribution_per_deal) if c.contribution_per_deal is not None else f.store_contribution
+    # A = the attendees once the event has some, the planned attendance before that.
+    a = f.attendees if f.attendees else float(c.planned_attendees)
+    fixed, per = float(c.fixed_cost), float(c.variable_cost_per_attendee)
+    needed = break_even(fixed=fixed, per_attendee=per, attendees=a, contribution=contribution)
+    v: dict[str, Value] = {
+        "cost": _count(f.cost),
+        "attendees": _count(f.attendees),
+        "leads": _count(f.leads),
+        "deals": _count(f.deals),
+        "gross_profit": _count(f.gross_profit),
+        "roi": _ratio(f.gross_profit - f.cost, f.cost),
+        "messages_delivered": _count(float(c.reach)),
+        "inquiry_rate": _ratio(float(c.inquiries), float(c.reach)),
+        "info_retention_rate": _ratio(f.attendees_known, f.attendees),
+        "invite_to_store_rate": _ratio(f.attendees_invited, float(c.invited)),
+        "periodic_close_rate": _ratio(f.deals, f.leads),
+        "break_even_deals": (needed, fixed + per * a, contribution),
+        "break_even_rate": _ratio(needed, a) if needed is not None else (None, None, a),
+    }
+    return v
