@@ -55,13 +55,21 @@ class Watched:
         self.page.goto(self.origin + "/accounts/login/")
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
+        self.follow("button[type=submit]")
         self.page.wait_for_load_state("networkidle")
         assert "/accounts/login/" not in self.page.url, "login failed"
 
+    def follow(self, selector: str):
+        """Click what loads another page and wait for it: a check right after a bare click may still read
+        the old page (a chart count of 0 on the page being left failed CI once)."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+
     def charts_drawn(self, timeout: int = 15000):
+        # At least one figure: a page with charts is being waited for, never the empty page before it.
         self.page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-figure]')].every(el => el.dataset.drawn === '1')",
+            "() => { const figures = [...document.querySelectorAll('[data-figure]')];"
+            " return figures.length > 0 && figures.every(el => el.dataset.drawn === '1'); }",
             timeout=timeout)
         return self.page.locator("[data-figure].js-plotly-plot").count()
 

@@ -22,27 +22,27 @@ def test_a_consultant_records_a_test_drive_and_an_order_and_sees_the_stage_chang
     assert page.locator("[data-test=callbacks] tr.overdue-row").count() == 1  # delivered 5 days ago, no call
     watched.shot("consultant-today")
 
-    page.click("[data-nav=customers]")
+    watched.follow("[data-nav=customers]")
     page.fill("input[name=q]", "张三")
-    page.locator("main form.card button").click()
-    page.click("text=张三")
+    watched.follow("main form.card button")
+    watched.follow("text=张三")
     assert page.locator("[data-test=stage]").inner_text() == stage_label("potential")
 
-    page.click("[data-action=test-drive]")
+    watched.follow("[data-action=test-drive]")
     page.fill("input[name=model]", "RAV4 荣放")
-    page.click("main form button[type=submit]")
+    watched.follow("main form button[type=submit]")
     assert page.locator("[data-test=stage]").inner_text() == stage_label("target")
 
-    page.click("[data-action=order]")
+    watched.follow("[data-action=order]")
     page.fill("input[name=model]", "RAV4 荣放")
     page.fill("input[name=price]", "-5")  # bad input is refused next to the field, nothing written
-    page.click("main form button[type=submit]")
+    watched.follow("main form button[type=submit]")
     assert page.locator("#id_price.is-invalid").count() == 1
     assert not Customer.objects.get(name="张三").orders.exists()
     page.fill("input[name=price]", "189800")
     page.fill("input[name=gross_profit]", "-7600")
     page.fill("input[name=oem_rebate]", "10400")
-    page.click("main form button[type=submit]")
+    watched.follow("main form button[type=submit]")
     assert page.locator("[data-test=stage]").inner_text() == stage_label("real")
     timeline = page.locator("[data-test=timeline]").inner_text()
     assert "RAV4 荣放" in timeline
@@ -55,10 +55,10 @@ def test_a_consultant_records_a_test_drive_and_an_order_and_sees_the_stage_chang
 def test_a_consultant_records_the_overdue_callback_and_it_leaves_the_list(shop, watched):
     page = watched.page
     watched.login("wang")
-    page.locator("[data-test=callbacks] tr.overdue-row a.btn").click()
+    watched.follow("[data-test=callbacks] tr.overdue-row a.btn")
     page.check("input[name=reached][value=yes]")
     page.fill("textarea[name=notes]", "客户对交车满意")
-    page.click("main form button[type=submit]")
+    watched.follow("main form button[type=submit]")
     assert page.locator("[data-test=callbacks] tr.overdue-row").count() == 0
 
 
@@ -66,7 +66,7 @@ def test_marketing_creates_a_campaign_and_sees_its_break_even(shop, watched):
     page = watched.page
     watched.login("chen")
     watched.shot("marketing-campaigns")
-    page.click("[data-action=new-campaign]")
+    watched.follow("[data-action=new-campaign]")
     today = timezone.localdate()
     page.fill("input[name=name]", "五一车展")
     page.select_option("select[name=channel]", "event")
@@ -76,10 +76,10 @@ def test_marketing_creates_a_campaign_and_sees_its_break_even(shop, watched):
     page.fill("input[name=variable_cost_per_attendee]", "200")
     page.fill("input[name=contribution_per_deal]", "1000")
     page.fill("input[name=planned_attendees]", "120")
-    page.click("main form button[type=submit]")
+    watched.follow("main form button[type=submit]")
     assert page.locator("#id_ends_on.is-invalid").count() == 1
     page.fill("input[name=ends_on]", (today + dt.timedelta(days=3)).isoformat())
-    page.click("main form button[type=submit]")
+    watched.follow("main form button[type=submit]")
     assert watched.charts_drawn() == 1
     numbers = page.locator("[data-test=break-even] details")
     numbers.locator("summary").click()
@@ -99,12 +99,13 @@ def test_a_manager_opens_the_dashboard_sees_the_charts_and_answers_an_alert(shop
     assert page.locator("[data-test=tiles] [data-kpi]").count() == 12
     watched.shot("manager-dashboard")
 
-    page.click("[data-nav=alerts]")
+    watched.follow("[data-nav=alerts]")
     assert page.locator("[data-alert]").count() == 2
     watched.shot("manager-alerts")
     first = page.locator("[data-alert]").first
     first.locator("textarea").fill("周末加开两场试驾会，邀约战败客户回店")
-    first.locator("[data-action=close-alert]").click()
+    with page.expect_navigation():
+        first.locator("[data-action=close-alert]").click()
     assert page.locator("[data-alert]").count() == 1
     assert KpiAlert.objects.filter(closed_at__isnull=False, corrective_action__contains="试驾会").count() == 1
 
@@ -124,7 +125,7 @@ def test_an_advisor_sees_the_customer_base_and_the_service_visits(shop, watched)
     watched.login("zhao")
     assert page.locator("text=冯雪").count() >= 1  # the open repair order of the seed
     watched.shot("advisor-service-visits")
-    page.click("[data-nav=base]")
+    watched.follow("[data-nav=base]")
     assert watched.charts_drawn() == 1
     watched.shot("advisor-customer-base")
 
