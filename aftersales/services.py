@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,6 +16,7 @@ from customers.services import customer_advance, customer_touch
 from dealership.models import User
 from dealership.services import check_same_store, existing_for_external_id, kpi_months_mark_stale
 from sales.models import Order
+from sales.services import customers_first_delivery_refresh
 
 
 @transaction.atomic
@@ -42,6 +44,7 @@ def service_visit_create(
         raise ValidationError({"closed_at": _("A repair order cannot close before it was opened.")})
     visit = existing_for_external_id(ServiceVisit, dealership=dealership, external_id=external_id)
     touched = [visit.opened_at, visit.closed_at] if visit else []
+    serviced = {customer.pk, visit.customer_id} if visit else {customer.pk}
     visit = visit or ServiceVisit(dealership=dealership, external_id=external_id or None)
     for key, value in dict(customer=customer, advisor=advisor, vin=(vin or "").upper(), kind=kind,
                            opened_at=opened_at, closed_at=closed_at, revenue=revenue,
@@ -54,8 +57,22 @@ def service_visit_create(
         customer_advance(customer=customer, stage=Stage.LIFETIME if in_warranty else Stage.LOYAL,
                          at=opened_at, by=by, reason="service_in_warranty" if in_warranty else "service")
     customer_touch(customer=customer, at=opened_at)
+    customers_first_service_refresh(Customer.objects.filter(pk__in=serviced))
     kpi_months_mark_stale(dealership=dealership, instants=[opened_at, closed_at, *touched])
     return visit
+
+
+def customers_first_service_refresh(customers: QuerySet[Customer]) -> int:
+    """Set `first_service_at` to each customer's earliest service visit opened (recomputed, not lowered:
+    a re-imported visit may have moved later or to another customer)."""
+    first = ServiceVisit.objects.filter(customer=OuterRef("pk")).order_by("opened_at").values("opened_at")[:1]
+    return customers.update(first_service_at=Subquery(first))
+
+
+def customers_first_dates_refresh(customers: QuerySet[Customer]) -> None:
+    """Both halves of the base date, for writers that bypass the services (demo and benchmark data)."""
+    customers_first_delivery_refresh(customers)
+    customers_first_service_refresh(customers)
 
 
 @transaction.atomic

@@ -76,6 +76,11 @@ class Customer(models.Model):
     entered_lifetime_at = models.DateTimeField(null=True, blank=True, editable=False)
     entered_loyal_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True, editable=False)
+    # The two halves of the base date (kpis.md: the earliest delivery or service visit opened), kept by
+    # sales.services and aftersales.services, so that a month's customer base is read from the customers
+    # instead of their whole service history.
+    first_delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    first_service_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -141,7 +146,11 @@ class StageChange(models.Model):
             models.CheckConstraint(condition=Q(kind__in=["move", "lost", "reactivated"]),
                                    name="stage_change_kind_valid"),
         ]
-        indexes = [models.Index(fields=["customer", "at"])]
+        indexes = [
+            models.Index(fields=["customer", "at"]),
+            # The changes after a month's end, which is how the stage at E of a recent month is found.
+            models.Index(fields=["at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_stage or '-'} → {self.to_stage} @ {self.at:%Y-%m-%d %H:%M}"

@@ -121,9 +121,9 @@ TEMPLATES = [
 
 # --- Database: SQLite unless DATABASE_URL names another (postgres://...). ---
 DATABASES = {
-    "default": dj_database_url.config(
-        env="DATABASE_URL",
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    # `or`: a DATABASE_URL set but empty (DATABASE_URL= make ...) means the default, not a broken config.
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )

@@ -377,7 +377,7 @@ def _resolve(cursor, *, has_phone: bool, has_advisor: bool) -> None:
                {"COALESCE(byext.id, byphone.id)" if has_phone else "byext.id"} AS customer_id,
                {"u.id" if has_advisor else "NULL::bigint"} AS advisor_id,
                sv.id AS existing_id,
-               sv.opened_at AS old_opened_at, sv.closed_at AS old_closed_at
+               sv.opened_at AS old_opened_at, sv.closed_at AS old_closed_at, sv.customer_id AS old_customer_id
         FROM imp_stage s
         LEFT JOIN customers_customer byext ON byext.dealership_id = s.store_id AND byext.external_id = s.customer_ext
         {phone_join}
@@ -507,21 +507,33 @@ def _lifecycle(cursor, user: User | None) -> None:
         INSERT INTO customers_stagechange (customer_id, kind, from_stage, to_stage, at, by_id, reason, recorded_at)
         SELECT customer_id, 'move', from_stage, to_stage, at, %s, reason, now() FROM imp_hop ORDER BY at, step
     """, [user.pk if user else None])
-    # One pass over the customers: the moves above and the last contact (customer_touch) together.
+    # One pass over the customers: the moves above, the last contact (customer_touch) and the first
+    # service visit (customers_first_service_refresh) together.
     cursor.execute("""
         UPDATE customers_customer c
         SET stage = COALESCE(h.final_stage, c.stage),
             entered_lifetime_at = LEAST(c.entered_lifetime_at, h.lifetime_at),
             entered_loyal_at = LEAST(c.entered_loyal_at, h.loyal_at),
             last_contact_at = GREATEST(c.last_contact_at, m.at),
+            first_service_at = LEAST(c.first_service_at, m.first_at),
             updated_at = CASE WHEN h.customer_id IS NULL THEN c.updated_at ELSE now() END
-        FROM (SELECT customer_id, max(opened_at) AS at FROM imp_row GROUP BY customer_id) m
+        FROM (SELECT customer_id, max(opened_at) AS at, min(opened_at) AS first_at FROM imp_row
+              GROUP BY customer_id) m
         LEFT JOIN (SELECT customer_id,
                           CASE WHEN bool_or(to_stage = 'loyal') THEN 'loyal' ELSE 'lifetime' END AS final_stage,
                           min(at) FILTER (WHERE to_stage = 'lifetime') AS lifetime_at,
                           min(at) FILTER (WHERE to_stage = 'loyal') AS loyal_at
                    FROM imp_hop GROUP BY customer_id) h ON h.customer_id = m.customer_id
         WHERE c.id = m.customer_id
-          AND (h.customer_id IS NOT NULL OR c.last_contact_at IS NULL OR c.last_contact_at < m.at)
+          AND (h.customer_id IS NOT NULL OR c.last_contact_at IS NULL OR c.last_contact_at < m.at
+               OR c.first_service_at IS NULL OR c.first_service_at > m.first_at)
+    """)
+    # A re-imported visit that moved later or to another customer can move a first visit later: those
+    # few customers get theirs recomputed (LEAST above only ever lowers it).
+    cursor.execute("""
+        UPDATE customers_customer c
+        SET first_service_at = (SELECT min(v.opened_at) FROM aftersales_servicevisit v WHERE v.customer_id = c.id)
+        WHERE c.id IN (SELECT old_customer_id FROM imp_row
+                       WHERE existing_id IS NOT NULL AND (old_customer_id <> customer_id OR old_opened_at < opened_at))
     """)
     cursor.execute("DROP TABLE imp_hop")

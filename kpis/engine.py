@@ -145,8 +145,12 @@ def _sqlite_functions() -> None:
 
 
 def _rows(sql: str, params: Iterable) -> list[tuple]:
+    # Instants in the column's own storage format: SQLite compares text, and an aware datetime's
+    # "+00:00" suffix would make an instant equal to a stored one compare greater than it.
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(p) if isinstance(p, dt.datetime) else p for p in params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -248,6 +252,21 @@ class Scope:
     def in_list(self) -> str:
         return ", ".join(str(int(i)) for i in self.ids)
 
+    @property
+    def narrow(self) -> bool:
+        """A few months of each store (the incremental recompute of a recent change): the state passes
+        then read each month's end directly instead of replaying every customer's whole history."""
+        return all(len(ms) <= NARROW_MONTHS for ms in self.stores.values())
+
+    def store_months(self) -> Iterable[tuple[int, int, zoneinfo.ZoneInfo]]:
+        for store in self.ids:
+            for m in self.stores[store]:
+                yield store, m, self.tz[store]
+
+
+# Up to this many months per store, the state passes take the narrow path (see Scope.narrow).
+NARROW_MONTHS = 3
+
 
 def _pass_orders(scope: Scope, out: Measures) -> None:
     """Orders placed in P (by the order's consultant), and distinct ordering customers (by theirs)."""
@@ -273,40 +292,46 @@ def _pass_orders(scope: Scope, out: Measures) -> None:
         out.add(store, month, person, ordering_customers=n)
 
 
-def _first_reached_callback(subject: str, scope: Scope) -> str:
-    """SQL: the earliest reached callback per subject. A subject has an effective callback within 3 days
-    exactly when its earliest reached one is within 3 days, so one hash join replaces a probe per row."""
+def _first_reached_callback(subject: str, subjects: str) -> str:
+    """SQL: the earliest reached callback of each subject in the query `subjects`. A subject has an
+    effective callback within 3 days exactly when its earliest reached one is within 3 days, so one join
+    replaces a probe per row; only the callbacks of the subjects counted are read."""
     return (f"SELECT cb.{subject} AS subject, MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
-            f"WHERE cb.dealership_id IN ({scope.in_list()}) AND cb.reached AND cb.{subject} IS NOT NULL "
-            f"GROUP BY cb.{subject}")
+            f"WHERE cb.reached AND cb.{subject} IN ({subjects}) GROUP BY cb.{subject}")
 
 
 def _pass_deliveries(scope: Scope, out: Measures) -> None:
     """Deliveries in P, their profit with rebate, and how many got a reached callback within 3 days."""
     m = sql_month("o.delivered_at")
+    where = f"o.dealership_id IN ({scope.in_list()}) AND o.delivered_at >= %s AND o.delivered_at < %s"
+    subjects = f"SELECT o.id FROM {T['order']} o WHERE {where}"
     sql = f"""
         SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*), SUM(o.gross_profit + o.oem_rebate),
                SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('o.delivered_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['order']} o
         JOIN {T['store']} d ON d.id = o.dealership_id
-        LEFT JOIN ({_first_reached_callback('order_id', scope)}) cb ON cb.subject = o.id
-        WHERE o.dealership_id IN ({scope.in_list()}) AND o.delivered_at >= %s AND o.delivered_at < %s
+        LEFT JOIN ({_first_reached_callback('order_id', subjects)}) cb ON cb.subject = o.id
+        WHERE {where}
         GROUP BY o.dealership_id, {m}, o.consultant_id"""
-    for store, month, person, n, profit, called in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+    bounds = [scope.utc_from(), scope.utc_to()]
+    for store, month, person, n, profit, called in _rows(sql, bounds * 2):
         out.add(store, month, person, deliveries=n, delivery_profit=profit, deliveries_called=called)
 
 
 def _pass_service_closed(scope: Scope, out: Measures) -> None:
     m = sql_month("v.closed_at")
+    where = f"v.dealership_id IN ({scope.in_list()}) AND v.closed_at >= %s AND v.closed_at < %s"
+    subjects = f"SELECT v.id FROM {T['service']} v WHERE {where}"
     sql = f"""
         SELECT v.dealership_id, {m} AS m, v.advisor_id, COUNT(*), SUM(v.revenue),
                SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('v.closed_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['service']} v
         JOIN {T['store']} d ON d.id = v.dealership_id
-        LEFT JOIN ({_first_reached_callback('service_visit_id', scope)}) cb ON cb.subject = v.id
-        WHERE v.dealership_id IN ({scope.in_list()}) AND v.closed_at >= %s AND v.closed_at < %s
+        LEFT JOIN ({_first_reached_callback('service_visit_id', subjects)}) cb ON cb.subject = v.id
+        WHERE {where}
         GROUP BY v.dealership_id, {m}, v.advisor_id"""
-    for store, month, person, n, revenue, called in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+    bounds = [scope.utc_from(), scope.utc_to()]
+    for store, month, person, n, revenue, called in _rows(sql, bounds * 2):
         out.add(store, month, person, services_closed=n, service_revenue=revenue, services_called=called)
 
 
@@ -384,39 +409,85 @@ def _pass_lost(scope: Scope, out: Measures) -> None:
         out.add(store, month, person, intent_lost=n)
 
 
+LOST_SUM = "SUM(CASE s.kind WHEN 'lost' THEN 1 WHEN 'reactivated' THEN -1 ELSE 0 END)"
+
+
 def _pass_stages(scope: Scope, out: Measures) -> None:
-    """The stage of every customer at each E, not lost, from the history: one run of months per state.
+    """The stage of every customer at each E, not lost: one run of months per state.
 
     A state (stage, lost) set by the change at `at` holds at E(P) for the months from month(at) up to the
     month before the next change's month. Losses and reactivations alternate, so the running sum of
-    +1 (lost) / −1 (reactivated) is the lost flag.
+    +1 (lost) / −1 (reactivated) is the lost flag. After a customer's last change his state is his
+    current one (stage, is_lost), which the services keep: the same thing when the history was written in
+    order, the truth when an import back-dated an event, and what lets the narrow path read it directly.
     """
+    if scope.narrow:
+        _stages_at_each_E(scope, out)
+        return
     m = sql_month("s.at")
+    last = "LEAD(s.id) OVER w IS NULL"
     sql = f"""
         SELECT h.store, h.person, h.stage, h.m, h.nm, COUNT(*)
         FROM (
-            SELECT c.dealership_id AS store, c.consultant_id AS person, s.to_stage AS stage, {m} AS m,
-                   LEAD({m}) OVER w AS nm,
-                   SUM(CASE s.kind WHEN 'lost' THEN 1 WHEN 'reactivated' THEN -1 ELSE 0 END) OVER w AS lost
+            SELECT c.dealership_id AS store, c.consultant_id AS person, {m} AS m, LEAD({m}) OVER w AS nm,
+                   CASE WHEN {last} THEN c.stage ELSE s.to_stage END AS stage,
+                   CASE WHEN {last} THEN (CASE WHEN c.is_lost THEN 1 ELSE 0 END) ELSE {LOST_SUM} OVER w END AS lost
             FROM {T['stagechange']} s
             JOIN {T['customer']} c ON c.id = s.customer_id
             JOIN {T['store']} d ON d.id = c.dealership_id
-            WHERE c.dealership_id IN ({scope.in_list()}) AND s.at < %s
+            WHERE c.dealership_id IN ({scope.in_list()})
             WINDOW w AS (PARTITION BY s.customer_id ORDER BY s.at, s.id)
         ) h
         WHERE h.lost = 0 AND (h.nm IS NULL OR h.nm > h.m)
         GROUP BY h.store, h.person, h.stage, h.m, h.nm"""
-    for store, person, stage, s, nm, n in _rows(sql, [scope.utc_to()]):
+    for store, person, stage, s, nm, n in _rows(sql, []):
         e = None if nm is None else nm - 1
         out.intervals.add((store, None, f"stage_{stage}"), s, e, n)
         if person is not None:
             out.intervals.add((store, person, f"stage_{stage}"), s, e, n)
 
 
+def _stages_at_each_E(scope: Scope, out: Measures) -> None:
+    """The narrow path of _pass_stages, at the E of each month and of the month before (the intent loss
+    rate reads it): customers without a change since E are in their current state; only those with one
+    (few, for a recent E) have their history before E read. A customer is known from his first change on,
+    which is when he entered `market`."""
+    sql = f"""
+        SELECT c.consultant_id, c.stage, COUNT(*) FROM {T['customer']} c
+        WHERE c.dealership_id = %s AND NOT c.is_lost AND c.entered_market_at < %s
+          AND c.id NOT IN (SELECT s.customer_id FROM {T['stagechange']} s WHERE s.at >= %s)
+        GROUP BY c.consultant_id, c.stage
+        UNION ALL
+        SELECT h.person, h.stage, COUNT(*) FROM (
+            SELECT c.consultant_id AS person, s.to_stage AS stage,
+                   ROW_NUMBER() OVER (PARTITION BY s.customer_id ORDER BY s.at DESC, s.id DESC) AS rn,
+                   {LOST_SUM} OVER (PARTITION BY s.customer_id) AS lost
+            FROM {T['stagechange']} s JOIN {T['customer']} c ON c.id = s.customer_id
+            WHERE c.dealership_id = %s AND s.at < %s
+              AND s.customer_id IN (SELECT s2.customer_id FROM {T['stagechange']} s2 WHERE s2.at >= %s)
+        ) h
+        WHERE h.rn = 1 AND h.lost = 0
+        GROUP BY h.person, h.stage"""
+    wanted = {(store, k, tz) for store, m, tz in scope.store_months() for k in (m - 1, m)}
+    for store, m, tz in sorted(wanted, key=lambda x: (x[0], x[1])):
+        e = month_start_utc(m + 1, tz)
+        for person, stage, n in _rows(sql, [store, e, e, store, e, e]):
+            out.intervals.add((store, None, f"stage_{stage}"), m, m, n)
+            if person is not None:
+                out.intervals.add((store, person, f"stage_{stage}"), m, m, n)
+
+
 # Visits opened before this many months ahead of the first requested month cannot change a window
 # figure of a requested month: a dropped visit only shortens runs that end before the first month + 11
-# months back, and churn looks 12 + 11 months back. (The base month still reads the whole history.)
+# months back, and churn looks 12 + 11 months back. (The base month comes from the customers' columns.)
 WINDOW_HISTORY = 24
+
+# A customer's base date (kpis.md): the earlier of his first delivery and first service visit, which
+# sales.services and aftersales.services keep on the customer. (PostgreSQL's LEAST skips NULLs, SQLite's
+# MIN does not: hence the CASE.)
+BASE_AT = ("(CASE WHEN c.first_delivered_at IS NULL THEN c.first_service_at"
+           " WHEN c.first_service_at IS NULL OR c.first_delivered_at < c.first_service_at"
+           " THEN c.first_delivered_at ELSE c.first_service_at END)")
 
 
 def _pass_customer_base(scope: Scope, out: Measures) -> None:
@@ -432,8 +503,11 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     - base/new/base_old: from the base month (earliest delivery or service visit).
     """
     ms = sql_month("v.opened_at")
-    md = sql_month("o.delivered_at")
+    md = sql_month("c.first_delivered_at")
     ids = scope.in_list()
+    if scope.narrow:
+        _customer_base_at_each_E(scope, out)
+        return
 
     def later(a: str, b: str) -> str:
         return f"CASE WHEN {a} > {b} THEN {a} ELSE {b} END"
@@ -445,28 +519,19 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     occ_s = later("w.p1 + 12", "w.m")
     occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
     sql = f"""
-        WITH sv_all AS (
-            SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m, v.opened_at
-            FROM {T['service']} v JOIN {T['store']} d ON d.id = v.dealership_id
-            WHERE v.dealership_id IN ({ids}) AND v.opened_at < %s
-        ),
-        dl AS (
-            SELECT o.customer_id AS cid, o.dealership_id AS store, MIN({md}) AS dm
-            FROM {T['order']} o JOIN {T['store']} d ON d.id = o.dealership_id
-            WHERE o.dealership_id IN ({ids}) AND o.delivered_at < %s
-            GROUP BY o.customer_id, o.dealership_id
-        ),
-        base AS (
-            SELECT cid, store, MIN(bm) AS bm, MIN(dm) AS dm FROM (
-                SELECT cid, store, MIN(m) AS bm, CAST(NULL AS INTEGER) AS dm FROM sv_all GROUP BY cid, store
-                UNION ALL
-                SELECT cid, store, dm AS bm, dm FROM dl
-            ) u GROUP BY cid, store
+        WITH base AS (
+            SELECT c.id AS cid, c.dealership_id AS store, {sql_month(BASE_AT)} AS bm, {md} AS dm
+            FROM {T['customer']} c JOIN {T['store']} d ON d.id = c.dealership_id
+            WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %s OR c.first_service_at < %s)
         ),
         w AS (
             SELECT v.cid, v.store, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
                    LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
-            FROM sv_all v WHERE v.opened_at >= %s
+            FROM (
+                SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m
+                FROM {T['service']} v JOIN {T['store']} d ON d.id = v.dealership_id
+                WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s
+            ) v
             WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
         ),
         wb AS (
@@ -492,8 +557,41 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         UNION ALL
         SELECT store, 'base_old', bm + 12, NULL, COUNT(*) FROM base GROUP BY store, bm"""
     hi = scope.utc_to()
-    for store, name, s, e, n in _rows(sql, [hi, hi, scope.utc_from(WINDOW_HISTORY)]):
+    for store, name, s, e, n in _rows(sql, [hi, hi, scope.utc_from(WINDOW_HISTORY), hi]):
         out.intervals.add((store, None, name), s, e, n)
+
+
+def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
+    """The narrow path of _pass_customer_base: each month's figures read at its E directly, from the
+    store's service visits of the 24 months before E (grouped by customer) and the customers' base dates,
+    instead of runs over every visit. Gives the same measures at month m (and a12 at m − 12, churn's
+    denominator)."""
+    visits = f"""
+        SELECT SUM(CASE WHEN x.n12 > 0 THEN 1 ELSE 0 END), COUNT(*),
+               SUM(CASE WHEN x.n12 >= 4 THEN 1 ELSE 0 END), SUM(CASE WHEN x.n12 = 1 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN x.n12 > 0 AND c.first_delivered_at < %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN x.n12 > 0 AND {BASE_AT} < %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN x.n12 < x.n THEN 1 ELSE 0 END)
+        FROM (
+            SELECT v.customer_id AS cid, COUNT(*) AS n,
+                   SUM(CASE WHEN v.opened_at >= %s THEN 1 ELSE 0 END) AS n12
+            FROM {T['service']} v
+            WHERE v.dealership_id = %s AND v.opened_at >= %s AND v.opened_at < %s
+            GROUP BY v.customer_id
+        ) x JOIN {T['customer']} c ON c.id = x.cid"""
+    base = f"""
+        SELECT SUM(CASE WHEN b.at < %s THEN 1 ELSE 0 END), SUM(CASE WHEN b.at >= %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN b.at < %s THEN 1 ELSE 0 END)
+        FROM (SELECT {BASE_AT} AS at FROM {T['customer']} c
+              WHERE c.dealership_id = %s AND (c.first_delivered_at < %s OR c.first_service_at < %s)) b"""
+    for store, m, tz in scope.store_months():
+        p, e, e12, e24 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11, m - 23))
+        (a12, a24, freq, occ, self12, old12, back12), = _rows(visits, [e, e12, e12, store, e24, e])
+        (in_base, new, base_old), = _rows(base, [e, p, e12, store, e, e])
+        for name, n, month in [("a12", a12, m), ("a24", a24, m), ("freq", freq, m), ("occ", occ, m),
+                               ("self12", self12, m), ("old12", old12, m), ("a12", back12, m - 12),
+                               ("base", in_base, m), ("new", new, m), ("base_old", base_old, m)]:
+            out.intervals.add((store, None, name), month, month, _num(n))
 
 
 def _pass_small_tables(scope: Scope, out: Measures) -> None:

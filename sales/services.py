@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign
@@ -105,6 +106,7 @@ def order_create(
         raise ValidationError({"delivered_at": _("A car cannot be delivered before it was ordered.")})
     order = existing_for_external_id(Order, dealership=dealership, external_id=external_id)
     touched = [order.ordered_at, order.delivered_at] if order else []
+    buyers = {customer.pk, order.customer_id} if order else {customer.pk}
     is_new = order is None
     order = order or Order(dealership=dealership, external_id=external_id or None)
     for key, value in dict(customer=customer, consultant=consultant, model=model, ordered_at=ordered_at,
@@ -118,6 +120,7 @@ def order_create(
         customer_advance(customer=customer, stage=stage, at=ordered_at, by=by,
                          reason="repeat_order" if stage == Stage.LOYAL else "order")
         customer_touch(customer=customer, at=ordered_at)
+    customers_first_delivery_refresh(Customer.objects.filter(pk__in=buyers))
     kpi_months_mark_stale(dealership=dealership, instants=[ordered_at, delivered_at, *touched])
     return order
 
@@ -132,5 +135,14 @@ def order_deliver(*, order: Order, delivered_at: dt.datetime, by: User | None = 
     order.delivered_at = delivered_at
     order.save(update_fields=["delivered_at"])
     customer_touch(customer=order.customer, at=delivered_at)
+    customers_first_delivery_refresh(Customer.objects.filter(pk=order.customer_id))
     kpi_months_mark_stale(dealership=order.dealership, instants=[delivered_at, previous])
     return order
+
+
+def customers_first_delivery_refresh(customers: QuerySet[Customer]) -> int:
+    """Set `first_delivered_at` to each customer's earliest delivery, recomputed rather than lowered, so
+    that a delivery date moved later (or an order moved to another customer) leaves it right too."""
+    first = (Order.objects.filter(customer=OuterRef("pk"), delivered_at__isnull=False)
+             .order_by("delivered_at").values("delivered_at")[:1])
+    return customers.update(first_delivered_at=Subquery(first))

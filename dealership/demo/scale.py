@@ -24,6 +24,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from aftersales.models import Callback, ServiceVisit
+from aftersales.services import customers_first_dates_refresh
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import Customer, StageChange
 from dealership.demo import params as P
@@ -79,6 +80,8 @@ def generate(*, stores: int, months: int, customers_per_store: int, seed: int = 
             with connection.cursor() as cursor:
                 for sql in rebuild:
                     cursor.execute(sql)
+        progress("first delivery and service dates of the customers")
+        customers_first_dates_refresh(Customer.objects.filter(dealership__code__in=codes))
         reset_sequences(BIG_TABLES)
         analyze([*BIG_TABLES, Campaign, CampaignCost, User, Dealership])
     return result

@@ -20,6 +20,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from aftersales.models import Callback, ServiceVisit
+from aftersales.services import customers_first_dates_refresh
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import Customer, StageChange
 from dealership.demo.history import History
@@ -186,6 +187,7 @@ def write_history(history: History, *, staff_password: str, admin_password: str 
         _write_setup(history, out, staff_password, admin_password)
         progress(f"stores, {len(out.staff)} staff, {len(out.campaigns)} campaigns")
         _write_records(history, out, progress)
+        customers_first_dates_refresh(Customer.objects.filter(dealership__code__in=[s.code for s in history.stores]))
         tables = [DealerGroup, Dealership, User, Campaign, CampaignCost, Customer, StageChange, Visit,
                   TestDrive, Order, ServiceVisit, Callback]
         reset_sequences(tables)

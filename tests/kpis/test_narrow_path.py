@@ -1,0 +1,94 @@
+"""The two ways of computing the state KPIs (stage at E, customer base and its windows) give the same rows.
+
+A full recompute replays every customer's history as runs of months; the recompute of a few months
+(`engine.Scope.narrow`, the incremental case) reads each month's end directly. Both are checked here on
+the demo history (lost deals, comebacks, repeat buyers, service customers from elsewhere) and on the
+golden scenario, month by month.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Min
+
+from aftersales.services import service_visit_create
+from customers.models import Customer
+from customers.services import customer_create
+from dealership.models import Dealership
+from kpis import engine, services
+from kpis.models import KpiValue
+from sales.services import order_create, order_deliver
+from tests.golden.loader import expected, load_scenario
+from tests.kpis.conftest import local
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(store: Dealership, periods: list[dt.date]) -> dict:
+    return {(v.period, v.code, v.person_id): (v.value, v.numerator, v.denominator)
+            for v in KpiValue.objects.filter(dealership=store, period__in=periods)}
+
+
+def _each_month_alone_equals_the_full_run(store: Dealership, periods: list[dt.date]) -> int:
+    full = _rows(store, periods)
+    assert full, "the full run wrote nothing to compare"
+    checked = 0
+    for period in periods:
+        services.recompute(dealership_ids=[store.pk], periods=[period])
+        alone = _rows(store, [period])
+        mine = {k: v for k, v in full.items() if k[0] == period}
+        differing = {k: (mine.get(k), alone.get(k)) for k in mine.keys() | alone.keys() if mine.get(k) != alone.get(k)}
+        assert differing == {}, f"{store.code} {period:%Y-%m}: full run vs that month alone"
+        checked += len(mine)
+    return checked
+
+
+def test_the_narrow_path_is_what_the_full_recompute_says_on_the_demo_history():
+    call_command("load_demo", "--months", "15", "--size", "0.04", "--seed", "7", stdout=open("/dev/null", "w"))
+    assert engine.NARROW_MONTHS >= 1
+    services.recompute()
+    store = Dealership.objects.order_by("pk").first()
+    periods = sorted(set(KpiValue.objects.filter(dealership=store).values_list("period", flat=True)))
+    # The first months (a base still forming), one in the middle, and the last ones (the incremental case).
+    sample = sorted(set(periods[:2] + periods[len(periods) // 2: len(periods) // 2 + 1] + periods[-3:]))
+    assert _each_month_alone_equals_the_full_run(store, sample) > 100
+
+
+def test_the_narrow_path_is_what_the_full_recompute_says_on_the_golden_history():
+    load_scenario()
+    periods = [dt.date.fromisoformat(f"{p}-01") for p in expected()["periods_checked"]]
+    services.recompute(periods=periods)
+    for store in Dealership.objects.order_by("code"):
+        _each_month_alone_equals_the_full_run(store, periods)
+
+
+def _firsts(customer) -> tuple:
+    customer.refresh_from_db(fields=["first_delivered_at", "first_service_at"])
+    return customer.first_delivered_at, customer.first_service_at
+
+
+def test_the_services_keep_each_customers_first_delivery_and_service_visit(store):
+    ann = customer_create(dealership=store, created_at=local(2024, 1, 1))
+    bob = customer_create(dealership=store, created_at=local(2024, 1, 1))
+    assert _firsts(ann) == (None, None)
+    order = order_create(customer=ann, ordered_at=local(2024, 2, 1), delivered_at=local(2024, 2, 10))
+    service_visit_create(customer=ann, opened_at=local(2024, 6, 1), external_id="RO-1")
+    service_visit_create(customer=ann, opened_at=local(2024, 4, 1), external_id="RO-2")
+    assert _firsts(ann) == (local(2024, 2, 10), local(2024, 4, 1))
+    # A delivery moved later, a re-sent repair order moved later and then to another customer.
+    order_deliver(order=order, delivered_at=local(2024, 2, 20))
+    service_visit_create(customer=ann, opened_at=local(2024, 7, 1), external_id="RO-2")
+    assert _firsts(ann) == (local(2024, 2, 20), local(2024, 6, 1))
+    service_visit_create(customer=bob, opened_at=local(2024, 7, 1), external_id="RO-1")
+    assert _firsts(ann) == (local(2024, 2, 20), local(2024, 7, 1))
+    assert _firsts(bob) == (None, local(2024, 7, 1))
+
+
+def test_the_demo_writer_fills_the_first_dates_as_the_records_say():
+    call_command("load_demo", "--months", "6", "--size", "0.03", "--seed", "3", stdout=open("/dev/null", "w"))
+    got = {c.pk: (c.first_delivered_at, c.first_service_at) for c in Customer.objects.all()}
+    want = {c.pk: (c.d, c.s) for c in Customer.objects.annotate(d=Min("orders__delivered_at"),
+                                                                 s=Min("service_visits__opened_at"))}
+    assert any(s for _d, s in got.values()) and got == want
