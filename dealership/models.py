@@ -145,7 +145,7 @@ class AuditEntry(models.Model):
     actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True)
     actor_name = models.CharField(_("by"), max_length=150, blank=True)
     address = models.CharField(_("address"), max_length=64, blank=True)
-    dealership_id = models.BigIntegerField(_("dealership id"), null=True, blank=True, db_index=True)
+    dealership_id = models.BigIntegerField(_("dealership id"), null=True, blank=True)  # see the indexes
     action = models.CharField(_("action"), max_length=8, choices=Action.choices)
     model = models.CharField(_("record type"), max_length=60)
     object_id = models.CharField(_("record id"), max_length=64, blank=True)
@@ -156,7 +156,11 @@ class AuditEntry(models.Model):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit trail")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["model", "object_id"])]
+        indexes = [
+            models.Index(fields=["model", "object_id"]),
+            # The managers' page: one store's newest entries, and their count capped at ten thousand.
+            models.Index(fields=["dealership_id", "at", "id"], name="auditentry_store_at"),
+        ]
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -40,6 +41,15 @@ def can_export_personal_data(user: User) -> bool:
 
 def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) >= 8 else phone
+
+
+# A mainland mobile number inside free text, alone or with +86 and separators (normalize_phone's inputs).
+_MOBILE_IN_TEXT = re.compile(r"(?<![\d+])(?:\+?86[- ]?)?(1[3-9]\d)[- ]?\d{4}[- ]?(\d{4})(?!\d)")
+
+
+def mask_phones_in(text: str) -> str:
+    """Mask the mobile numbers a free text may carry: notes, the search of an exported list's URL."""
+    return _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
 
 
 def phone_for(user: User, phone: str, *, export: bool = False) -> str:
