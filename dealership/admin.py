@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
+from dealership.audit_views import changes_text, masked_changes, masked_record
 from dealership.models import AuditEntry, DealerGroup, Dealership, User
 
 
@@ -33,9 +35,22 @@ admin.site.has_permission = _superusers_only
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor_name", "action", "model", "object_repr", "dealership_id"]
+    """Read-only, and phone numbers masked as on the managers' page (dealership.audit_views)."""
+
+    list_display = ["at", "actor_name", "action", "model", "record", "dealership_id"]
     list_filter = ["action", "model"]
     search_fields = ["object_repr", "actor_name", "object_id"]
+    fields = ["at", "actor_id", "actor_name", "address", "dealership_id", "action", "model", "object_id", "record",
+              "changed"]
+    readonly_fields = fields
+
+    @admin.display(description=_("record"))
+    def record(self, obj: AuditEntry) -> str:
+        return masked_record(obj)
+
+    @admin.display(description=_("changes"))
+    def changed(self, obj: AuditEntry) -> str:
+        return changes_text(masked_changes(obj))
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dealership import views
+from dealership import audit_views, views
 from dealership.security import ThrottledLoginView
 
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("language/", views.language_set, name="language"),
     path("health/", views.health, name="health"),
+    path("audit/", audit_views.audit_trail, name="audit"),
     path("customers/", include("customers.urls")),
     path("sales/", include("sales.urls")),
     path("aftersales/", include("aftersales.urls")),
