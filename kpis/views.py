@@ -8,14 +8,17 @@ the records behind a figure.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -33,7 +36,8 @@ from kpis.models import RecomputeJob
 from kpis.registry import FAMILIES, KPIS, STAGES, status_of
 from kpis.selectors import (alert_get_for_user, alerts_for_user, campaign_metrics, channel_values, compare_stores,
                             dashboard_store, kpi_def, kpi_label, lapsed_customers_for_user, latest_period,
-                            months_back, parse_period, person_values, recompute_job_get_for_user, store_values)
+                            months_back, parse_period, person_values, recompute_job_get_for_user, store_values,
+                            StoreValues)
 from kpis.services import kpi_alert_close, kpi_target_set, recompute_request, targets_for
 
 MANAGERS = (Role.MANAGER, Role.GROUP_MANAGER)
@@ -46,6 +50,8 @@ MAIN_TILES = ["traffic", "traffic_achievement", "orders", "deliveries", "close_r
 TREND_CODES = ["traffic_achievement", "close_rate", "callback_3d_sales", "churn_rate"]
 GATES = ["capture_rate", "retention_rate", "funnel_close_rate", "return_rate", "keep_rate"]
 PERSON_CODES = ["close_rate", "test_drives", "callback_3d_sales", "orders"]
+# How long built dashboard figures are kept (their key is their content, so this only bounds memory).
+DASHBOARD_CHARTS_SECONDS = 6 * 3600
 SEGMENTS = ["frequent_customers", "occasional_customers", "lapsed_12m"]
 COMPARE_CODES = ["traffic", "orders", "deliveries", "close_rate", "callback_3d_sales", "aftersales_revenue",
                  "churn_rate", "csi_score"]
@@ -83,37 +89,56 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "kpis/dashboard.html", context)
     targets = targets_for(store)
     values = store_values(store, period, 24)
-    trend_charts = [charts.trend(f"trend-{code}", kpi_label(code), _unit(code), values.periods,
-                                 values.series(code), targets.get(code)) for code in TREND_CODES]
-    stage_names = {code: (zh if _is_zh() else en) for code, en, zh in STAGES}
-    funnel = charts.capability_curve(
-        "capability", [(stage_names[s], values.value(f"stage_{s}")) for s in Stage.values],
-        [(kpi_label(code), values.value(code)) for code in GATES])
     people = person_values(store, period, PERSON_CODES)
-    spread = charts.distribution("distribution", [(kpi_label(c), _unit(c), people.get(c, [])) for c in PERSON_CODES])
-    roi = charts.channel_roi("channel-roi", _channel_rows(channel_values(store, [period])))
-    last12 = slice(-12, None)
-    base = charts.segments("segments", values.periods[last12],
-                           [(kpi_label(c), values.series(c)[last12]) for c in SEGMENTS],
-                           (kpi_label("churn_rate"), values.series("churn_rate")[last12]))
-    rank = charts.ranks("ranks", values.periods, [(kpi_label(c), values.series(c)) for c in ("csi_rank", "ssi_rank")],
-                        [(kpi_label(c), values.series(c)) for c in ("csi_score", "ssi_score")])
+    channels = _channel_rows(channel_values(store, [period]))
     open_alerts = alerts_for_user(request.user).filter(dealership=store, closed_at__isnull=True)
     all_tiles = values.tiles(KPIS, targets)
     families = [(label_zh if _is_zh() else label, [t for t in all_tiles if KPIS[t.code].family == key])
                 for key, (label, label_zh) in FAMILIES.items()]
     context.update({
-        "tiles": values.tiles(MAIN_TILES, targets), "trends": trend_charts, "funnel": funnel, "spread": spread,
-        "roi": roi, "base": base, "rank": rank, "open_alerts": list(open_alerts[:5]),
+        **_dashboard_charts(values, targets, people, channels),
+        "tiles": values.tiles(MAIN_TILES, targets), "open_alerts": list(open_alerts[:5]),
         "open_alerts_count": open_alerts.count(), "families": [f for f in families if f[1]],
         "has_data": bool(values.current),
     })
     return render(request, "kpis/dashboard.html", context)
 
 
-def _is_zh() -> bool:
-    from django.utils.translation import get_language
+def _dashboard_charts(values: StoreValues, targets: dict, people: dict, channels: list) -> dict[str, object]:
+    """The dashboard's figures, memoised on exactly what draws them (the KPI rows read above, the
+    targets and the language): building them through plotly's validated objects takes most of the page's
+    time, and the KPI tables change only when a recompute writes them, so a repeat view reuses them. A
+    content key needs no invalidation: a recompute or a new target changes the inputs, hence the key."""
+    lines = {code: (t.target, t.control_line) for code, t in targets.items()}
+    key = "kpis:dashboard-charts:" + hashlib.sha256(repr(
+        (get_language(), values.periods, sorted(values.dense.items()), sorted(lines.items()),
+         sorted(people.items()), channels)).encode()).hexdigest()
+    built = cache.get(key)
+    if built is None:
+        built = _dashboard_charts_build(values, targets, people, channels)
+        cache.set(key, built, timeout=DASHBOARD_CHARTS_SECONDS)
+    return built
 
+
+def _dashboard_charts_build(values: StoreValues, targets: dict, people: dict, channels: list) -> dict[str, object]:
+    trend_charts = [charts.trend(f"trend-{code}", kpi_label(code), _unit(code), values.periods,
+                                 values.series(code), targets.get(code)) for code in TREND_CODES]
+    stage_names = {code: (zh if _is_zh() else en) for code, en, zh in STAGES}
+    funnel = charts.capability_curve(
+        "capability", [(stage_names[s], values.value(f"stage_{s}")) for s in Stage.values],
+        [(kpi_label(code), values.value(code)) for code in GATES])
+    spread = charts.distribution("distribution", [(kpi_label(c), _unit(c), people.get(c, [])) for c in PERSON_CODES])
+    roi = charts.channel_roi("channel-roi", channels)
+    last12 = slice(-12, None)
+    base = charts.segments("segments", values.periods[last12],
+                           [(kpi_label(c), values.series(c)[last12]) for c in SEGMENTS],
+                           (kpi_label("churn_rate"), values.series("churn_rate")[last12]))
+    rank = charts.ranks("ranks", values.periods, [(kpi_label(c), values.series(c)) for c in ("csi_rank", "ssi_rank")],
+                        [(kpi_label(c), values.series(c)) for c in ("csi_score", "ssi_score")])
+    return {"trends": trend_charts, "funnel": funnel, "spread": spread, "roi": roi, "base": base, "rank": rank}
+
+
+def _is_zh() -> bool:
     return (get_language() or "").startswith("zh")
 
 

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from kpis import views
 from kpis.models import KpiAlert, KpiTarget, KpiValue
 from kpis.registry import KPIS
 from kpis.services import kpi_target_set
@@ -84,6 +85,30 @@ def test_every_chart_carries_its_numbers(as_user, store, manager):
     for chart in [context["funnel"], context["spread"], context["roi"], context["base"], context["rank"],
                   *context["trends"]]:
         assert chart.headers and chart.figure["data"], chart.id
+
+
+def test_the_figures_are_built_once_and_again_when_a_value_or_target_changes(as_user, store, manager, monkeypatch):
+    built = []
+    real = views._dashboard_charts_build
+    monkeypatch.setattr(views, "_dashboard_charts_build", lambda *a: built.append(1) or real(*a))
+    seed(store, 3)
+    client = as_user(manager)
+    url = reverse("kpis:dashboard") + "?period=2025-03"
+
+    def trend_of_march():
+        trend = client.get(url).context["trends"][0]
+        return trend.figure["data"][0]["y"][-1]
+
+    assert trend_of_march() == 0.5 and len(built) == 1
+    assert trend_of_march() == 0.5 and len(built) == 1  # the same rows: the same figures, not rebuilt
+    KpiValue.objects.filter(period=MARCH, code="traffic_achievement").update(value=0.77)  # a recompute wrote
+    assert trend_of_march() == 0.77 and len(built) == 2
+    kpi_target_set(dealership=store, code="traffic_achievement", target=0.95, control_line=0.85, direction="higher")
+    assert len(client.get(url).context["trends"][0].figure["data"]) == 3 and len(built) == 3
+    manager.language = "en"
+    manager.save()
+    client.get(url)
+    assert len(built) == 4  # another language, other labels
 
 
 def test_an_alert_is_closed_only_with_a_corrective_action(as_user, store, manager):
