@@ -19,8 +19,13 @@ from tests.factories import UserFactory
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# DJANGO_ALLOW_ASYNC_UNSAFE is set while the browser fixture runs (tests/conftest.py), and pytest-django runs
+# database-less tests like these last, when a browser test of the same process may have started it.
+TEST_ONLY_ENV = ("DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ENV", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")}
+    clean = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_ENV}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
                           capture_output=True, text=True, timeout=120)
 
