@@ -208,12 +208,20 @@ def customer_update(*, customer: Customer, by: User | None = None, **fields) -> 
         fields["phone"] = normalize_phone(fields["phone"])
     if fields.get("referred_by") is not None and fields["referred_by"].pk == customer.pk:
         raise ValidationError({"referred_by": _("A customer cannot refer himself.")})
+    moved = {key for key in KPI_FIELDS & fields.keys() if getattr(customer, key) != fields[key]}
     for key, value in fields.items():
         setattr(customer, key, value)
     customer.full_clean(exclude=["dealership"])
     customer.save()
-    kpi_months_mark_stale(dealership=customer.dealership, instants=[customer.created_at])
+    if moved:
+        kpi_months_mark_stale(dealership=customer.dealership, instants=[customer.created_at])
     return customer
+
+
+# The customer's own fields that KPIs read (by-person breakdowns, referral deals, campaign leads and
+# deals): a change to one moves figures from the month he was created on. A new name, phone number,
+# intent or note moves none, so it recomputes nothing.
+KPI_FIELDS = {"consultant", "referred_by", "campaign"}
 
 
 def customer_touch(*, customer: Customer, at: dt.datetime) -> None:

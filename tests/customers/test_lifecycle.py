@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from aftersales.services import callback_create, service_visit_create
 from customers.models import Customer, StageChange
 from customers.services import (customer_create, customer_mark_lost, customer_move_stage, customer_reactivate,
-                                normalize_phone)
+                                customer_update, normalize_phone)
 from dealership.models import StaleMonth
 from sales.services import order_create, order_deliver, test_drive_create, visit_create
 
@@ -217,6 +217,16 @@ def test_a_write_marks_the_months_it_touches_stale(store, lead):
     order = order_create(customer=lead, ordered_at=MAR5)
     order_deliver(order=order, delivered_at=dt.datetime(2025, 4, 2, tzinfo=CST))
     assert set(StaleMonth.objects.values_list("period", flat=True)) == {dt.date(2025, 3, 1), dt.date(2025, 4, 1)}
+
+
+def test_an_edit_marks_months_stale_only_when_it_changes_what_kpis_read(store, lead, other_consultant):
+    StaleMonth.objects.all().delete()
+    customer_update(customer=lead, name="王五", phone="139 0000 1111", intent="A", notes="想换 RAV4")
+    assert not StaleMonth.objects.exists()  # nothing a KPI reads: nothing to recompute
+    customer_update(customer=lead, consultant=lead.consultant)
+    assert not StaleMonth.objects.exists()  # the same consultant again is no change
+    customer_update(customer=lead, consultant=other_consultant)  # his by-person figures move from his start
+    assert list(StaleMonth.objects.values_list("period", flat=True)) == [lead.created_at.astimezone(CST).date().replace(day=1)]
 
 
 def test_a_month_is_the_stores_local_month(store, lead):
