@@ -45,8 +45,9 @@ class Intent(models.TextChoices):
 
 
 class Customer(models.Model):
+    # No index of its own: every index of the customers leads with the store (see Meta.indexes).
     dealership = models.ForeignKey(Dealership, on_delete=models.PROTECT, related_name="customers",
-                                   verbose_name=_("dealership"))
+                                   verbose_name=_("dealership"), db_index=False)
     external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
     name = models.CharField(_("name"), max_length=80, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True,
@@ -104,6 +105,11 @@ class Customer(models.Model):
             models.Index(fields=["dealership", "consultant", "stage"]),
             models.Index(fields=["dealership", "entered_target_at"]),
             models.Index(fields=["dealership", "created_at"]),  # the API's ?from=&to= range
+            # Everything the KPI engine reads of a store's customers for one month (stage at E, funnel
+            # cohorts, base dates), so that it reads this index alone, not the wide rows (PostgreSQL).
+            models.Index(fields=["dealership"], name="customer_kpi_columns",
+                         include=["id", "consultant", "stage", "is_lost", *[f"entered_{s}_at" for s in STAGE_ORDER],
+                                  "first_delivered_at", "first_service_at"]),
         ]
 
     def __str__(self) -> str:

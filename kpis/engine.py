@@ -336,7 +336,8 @@ def _pass_service_closed(scope: Scope, out: Measures) -> None:
 
 
 def _pass_visits(scope: Scope, out: Measures) -> None:
-    """Traffic by kind; twelve months further back too, for the year-on-year growth."""
+    """Traffic by kind; twelve months further back too, for the year-on-year growth (for a narrow scope
+    only those months a year back, not the whole year between)."""
     m = sql_month("v.occurred_at")
     sql = f"""
         SELECT v.dealership_id, {m} AS m,
@@ -347,8 +348,14 @@ def _pass_visits(scope: Scope, out: Measures) -> None:
         JOIN {T['store']} d ON d.id = v.dealership_id
         WHERE v.dealership_id IN ({scope.in_list()}) AND v.occurred_at >= %s AND v.occurred_at < %s
         GROUP BY v.dealership_id, {m}"""
-    for store, month, traffic, online, showroom in _rows(sql, [scope.utc_from(12), scope.utc_to()]):
-        out.add(store, month, None, traffic=traffic, online_leads=online, showroom=showroom)
+    if scope.narrow:
+        year_back = Scope(stores={s: [m - 12 for m in ms] for s, ms in scope.stores.items()}, tz=scope.tz)
+        ranges = [(scope.utc_from(), scope.utc_to()), (year_back.utc_from(), year_back.utc_to())]
+    else:
+        ranges = [(scope.utc_from(12), scope.utc_to())]
+    for lo, hi in ranges:  # disjoint for a narrow scope (at most NARROW_MONTHS < 12 months)
+        for store, month, traffic, online, showroom in _rows(sql, [lo, hi]):
+            out.add(store, month, None, traffic=traffic, online_leads=online, showroom=showroom)
 
 
 def _pass_test_drives(scope: Scope, out: Measures) -> None:
@@ -377,6 +384,9 @@ def _pass_funnel(scope: Scope, out: Measures) -> None:
     lower = " ".join(f"WHEN {i} THEN c.entered_{lo}_at" for i, (_, (lo, _hi)) in enumerate(gates))
     upper = " ".join(f"WHEN {i} THEN c.entered_{hi}_at" for i, (_, (_lo, hi)) in enumerate(gates))
     g = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(len(gates)))
+    # Customers who entered any lower stage in the months asked for: cheap comparisons on each row first,
+    # so that only those few are multiplied by the gates and converted to local months (a store-month).
+    entered = " OR ".join(f"(c.entered_{lo}_at >= %s AND c.entered_{lo}_at < %s)" for _, (lo, _hi) in gates)
     m = sql_month("x.lower_at", "x.tz")
     sql = f"""
         SELECT x.store, x.person, x.i, {m} AS m, COUNT(*), COUNT(x.upper_at)
@@ -386,11 +396,12 @@ def _pass_funnel(scope: Scope, out: Measures) -> None:
             FROM {T['customer']} c
             JOIN {T['store']} d ON d.id = c.dealership_id
             CROSS JOIN ({g}) g
-            WHERE c.dealership_id IN ({scope.in_list()})
+            WHERE c.dealership_id IN ({scope.in_list()}) AND ({entered})
         ) x
         WHERE x.lower_at >= %s AND x.lower_at < %s
         GROUP BY x.store, x.person, x.i, {m}"""
-    for store, person, i, month, n, passed in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+    bounds = [scope.utc_from(), scope.utc_to()]
+    for store, person, i, month, n, passed in _rows(sql, bounds * len(gates) + bounds):
         code = gates[i][0]
         out.add(store, month, person, **{f"{code}_cohort": n, f"{code}_passed": passed})
 
@@ -578,7 +589,7 @@ def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
             FROM {T['service']} v
             WHERE v.dealership_id = %s AND v.opened_at >= %s AND v.opened_at < %s
             GROUP BY v.customer_id
-        ) x JOIN {T['customer']} c ON c.id = x.cid"""
+        ) x JOIN {T['customer']} c ON c.id = x.cid AND c.dealership_id = %s"""
     base = f"""
         SELECT SUM(CASE WHEN b.at < %s THEN 1 ELSE 0 END), SUM(CASE WHEN b.at >= %s THEN 1 ELSE 0 END),
                SUM(CASE WHEN b.at < %s THEN 1 ELSE 0 END)
@@ -586,7 +597,7 @@ def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
               WHERE c.dealership_id = %s AND (c.first_delivered_at < %s OR c.first_service_at < %s)) b"""
     for store, m, tz in scope.store_months():
         p, e, e12, e24 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11, m - 23))
-        (a12, a24, freq, occ, self12, old12, back12), = _rows(visits, [e, e12, e12, store, e24, e])
+        (a12, a24, freq, occ, self12, old12, back12), = _rows(visits, [e, e12, e12, store, e24, e, store])
         (in_base, new, base_old), = _rows(base, [e, p, e12, store, e, e])
         for name, n, month in [("a12", a12, m), ("a24", a24, m), ("freq", freq, m), ("occ", occ, m),
                                ("self12", self12, m), ("old12", old12, m), ("a12", back12, m - 12),
