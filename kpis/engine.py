@@ -862,7 +862,8 @@ class CampaignFigures:
 
 
 def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[int] | None = None,
-                     months: tuple[dt.date, dt.date] | None = None) -> list[CampaignFigures]:
+                     months: tuple[dt.date, dt.date] | None = None,
+                     deals_end_before: dt.date | None = None) -> list[CampaignFigures]:
     """Per campaign: cost, attendees, leads, deals (orders of its leads placed no later than its end date
     + cycle, local dates), their profit with rebate, and the store's average profit per delivery over the
     12 months before it starts (the contribution per deal when the campaign has none of its own)."""
@@ -883,6 +884,9 @@ def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[i
         where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} >= %s")
         where.append("c.starts_on < %s")
         params += [first, dt.date(last.year + 1, last.month, 1)]
+    if deals_end_before is not None:  # only those a first call with a later `first` did not return
+        where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} < %s")
+        params.append(deals_end_before)
     deal_end = sql_midnight(sql_date_add("c.ends_on", days="c.cycle_days + 1"))
     sql = f"""
         SELECT c.id, c.dealership_id, c.channel, c.ends_on,

@@ -128,10 +128,12 @@ def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Prog
     ends = [f.ends_on.replace(day=1) for f in figures]
     if ends and min(ends) < channel_from:
         # An order in the requested months can still be a deal of a campaign that ended earlier: take in
-        # every campaign ending in that earlier month or later, so that its month's channel ROI is whole.
+        # every campaign ending in that earlier month or later, so that its month's channel ROI is whole
+        # (the campaigns the first call returned are not read again).
+        figures += engine.campaign_figures(store_ids=scope.ids,
+                                           months=(min(ends), engine.month_date(scope.hi + 1)),
+                                           deals_end_before=channel_from)
         channel_from = min(ends)
-        figures = engine.campaign_figures(store_ids=scope.ids,
-                                          months=(channel_from, engine.month_date(scope.hi + 1)))
     report(0.7)
     written = 0
     for i, store in enumerate(stores, 1):
