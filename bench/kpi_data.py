@@ -231,6 +231,12 @@ def generate(*, stores: int, months: int, customers_per_store: int, seed: float 
             SELECT v.customer_id, MIN(v.opened_at) AS first FROM aftersales_servicevisit v
             WHERE v.dealership_id IN (SELECT id FROM bench_stores) GROUP BY v.customer_id) x
         WHERE c.id = x.customer_id""")
+    step("latest stage changes", """
+        UPDATE customers_customer c SET stage_changed_at = x.last FROM (
+            SELECT s.customer_id, MAX(s.at) AS last FROM customers_stagechange s
+            JOIN customers_customer c2 ON c2.id = s.customer_id
+            WHERE c2.dealership_id IN (SELECT id FROM bench_stores) GROUP BY s.customer_id) x
+        WHERE c.id = x.customer_id""")
     _exec("ANALYZE")
     counts = {}
     for table in ("customers_customer", "customers_stagechange", "sales_visit", "sales_testdrive", "sales_order",

@@ -82,6 +82,9 @@ class Customer(models.Model):
     # instead of their whole service history.
     first_delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     first_service_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The instant of the latest row of the customer's history (customers.services): a month's stage at E
+    # is then his current stage unless this is later than E, so only those few have their history read.
+    stage_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -109,7 +112,7 @@ class Customer(models.Model):
             # cohorts, base dates), so that it reads this index alone, not the wide rows (PostgreSQL).
             models.Index(fields=["dealership"], name="customer_kpi_columns",
                          include=["id", "consultant", "stage", "is_lost", *[f"entered_{s}_at" for s in STAGE_ORDER],
-                                  "first_delivered_at", "first_service_at"]),
+                                  "first_delivered_at", "first_service_at", "stage_changed_at"]),
         ]
 
     def __str__(self) -> str:

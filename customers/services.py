@@ -14,6 +14,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,7 +82,7 @@ def customer_create(
         return existing
     at = created_at or timezone.now()
     customer = Customer(dealership=dealership, external_id=external_id or None, stage=Stage.MARKET,
-                        created_at=at, entered_market_at=at, **fields)
+                        created_at=at, entered_market_at=at, stage_changed_at=at, **fields)
     customer.full_clean(validate_constraints=False)
     customer.save()
     StageChange.objects.create(customer=customer, from_stage="", to_stage=Stage.MARKET, at=at, by=by,
@@ -116,6 +117,7 @@ def _move(customer: Customer, stage: str, *, at: dt.datetime, by: User | None, r
     changes = StageChange.objects.bulk_create([
         StageChange(customer=customer, from_stage=a, to_stage=b, at=at, by=by, reason=reason) for a, b in hops
     ])
+    _changed(customer, at)
     customer.stage = stage
     if customer.is_lost and stage not in PRE_PURCHASE:
         # A lost lead who buys after all is no longer lost (the database forbids a lost buyer).
@@ -124,9 +126,22 @@ def _move(customer: Customer, stage: str, *, at: dt.datetime, by: User | None, r
     return changes
 
 
+def _changed(customer: Customer, at: dt.datetime) -> None:
+    """Keep the instant of the customer's latest history row (an event may be back-dated: the latest)."""
+    if customer.stage_changed_at is None or at > customer.stage_changed_at:
+        customer.stage_changed_at = at
+
+
+def customers_stage_changed_refresh(customers: QuerySet[Customer]) -> int:
+    """`stage_changed_at` from the history, for writers that bypass the services (demo, benchmark data)."""
+    last = StageChange.objects.filter(customer=OuterRef("pk")).order_by("-at").values("at")[:1]
+    return customers.update(stage_changed_at=Subquery(last))
+
+
 def _reactivate(customer: Customer, *, at: dt.datetime, by: User | None) -> None:
     StageChange.objects.create(customer=customer, kind=StageChange.Kind.REACTIVATED, from_stage=customer.stage,
                                to_stage=customer.stage, at=at, by=by, reason="reactivated")
+    _changed(customer, at)
     customer.is_lost = False
     customer.lost_reason = ""
     customer.lost_at = None
@@ -176,6 +191,7 @@ def customer_mark_lost(
     customer.is_lost = True
     customer.lost_reason = reason.strip()
     customer.lost_at = at
+    _changed(customer, at)
     customer.save()
     kpi_months_mark_stale(dealership=customer.dealership, instants=[at])
     return StageChange.objects.create(customer=customer, kind=StageChange.Kind.LOST, from_stage=customer.stage,

@@ -408,15 +408,18 @@ def _pass_funnel(scope: Scope, out: Measures) -> None:
 
 def _pass_lost(scope: Scope, out: Measures) -> None:
     m = sql_month("s.at")
+    # A narrow scope reads the history of the customers changed since its start only (the KPI index).
+    recent = "AND c.stage_changed_at >= %s" if scope.narrow else ""
     sql = f"""
         SELECT c.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT s.customer_id)
         FROM {T['stagechange']} s
         JOIN {T['customer']} c ON c.id = s.customer_id
         JOIN {T['store']} d ON d.id = c.dealership_id
         WHERE c.dealership_id IN ({scope.in_list()}) AND s.kind = 'lost' AND s.from_stage = 'target'
-          AND s.at >= %s AND s.at < %s
+          AND s.at >= %s AND s.at < %s {recent}
         GROUP BY c.dealership_id, {m}, c.consultant_id"""
-    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
+    bounds = [scope.utc_from(), scope.utc_to()]
+    for store, month, person, n in _rows(sql, bounds + bounds[:1] if scope.narrow else bounds):
         out.add(store, month, person, intent_lost=n)
 
 
@@ -460,29 +463,28 @@ def _pass_stages(scope: Scope, out: Measures) -> None:
 
 def _stages_at_each_E(scope: Scope, out: Measures) -> None:
     """The narrow path of _pass_stages, at the E of each month and of the month before (the intent loss
-    rate reads it): customers without a change since E are in their current state; only those with one
-    (few, for a recent E) have their history before E read. A customer is known from his first change on,
-    which is when he entered `market`."""
+    rate reads it): a customer whose latest change (`stage_changed_at`) is before E is in his current
+    state; only those with a later one (few, for a recent E) have their history before E read. Both
+    come from the store's entries of the customers' KPI index. A customer is known from his first change
+    on, which is when he entered `market`."""
     sql = f"""
         SELECT c.consultant_id, c.stage, COUNT(*) FROM {T['customer']} c
-        WHERE c.dealership_id = %s AND NOT c.is_lost AND c.entered_market_at < %s
-          AND c.id NOT IN (SELECT s.customer_id FROM {T['stagechange']} s WHERE s.at >= %s)
+        WHERE c.dealership_id = %s AND NOT c.is_lost AND c.entered_market_at < %s AND c.stage_changed_at < %s
         GROUP BY c.consultant_id, c.stage
         UNION ALL
         SELECT h.person, h.stage, COUNT(*) FROM (
             SELECT c.consultant_id AS person, s.to_stage AS stage,
                    ROW_NUMBER() OVER (PARTITION BY s.customer_id ORDER BY s.at DESC, s.id DESC) AS rn,
                    {LOST_SUM} OVER (PARTITION BY s.customer_id) AS lost
-            FROM {T['stagechange']} s JOIN {T['customer']} c ON c.id = s.customer_id
-            WHERE c.dealership_id = %s AND s.at < %s
-              AND s.customer_id IN (SELECT s2.customer_id FROM {T['stagechange']} s2 WHERE s2.at >= %s)
+            FROM {T['customer']} c JOIN {T['stagechange']} s ON s.customer_id = c.id AND s.at < %s
+            WHERE c.dealership_id = %s AND c.stage_changed_at >= %s
         ) h
         WHERE h.rn = 1 AND h.lost = 0
         GROUP BY h.person, h.stage"""
     wanted = {(store, k, tz) for store, m, tz in scope.store_months() for k in (m - 1, m)}
     for store, m, tz in sorted(wanted, key=lambda x: (x[0], x[1])):
         e = month_start_utc(m + 1, tz)
-        for person, stage, n in _rows(sql, [store, e, e, store, e, e]):
+        for person, stage, n in _rows(sql, [store, e, e, e, store, e]):
             out.intervals.add((store, None, f"stage_{stage}"), m, m, n)
             if person is not None:
                 out.intervals.add((store, person, f"stage_{stage}"), m, m, n)

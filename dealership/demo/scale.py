@@ -27,6 +27,7 @@ from aftersales.models import Callback, ServiceVisit
 from aftersales.services import customers_first_dates_refresh
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import Customer, StageChange
+from customers.services import customers_stage_changed_refresh
 from dealership.demo import params as P
 from dealership.demo.history import month_starts, window_start
 from dealership.demo.lifecycle import STAGES
@@ -80,8 +81,9 @@ def generate(*, stores: int, months: int, customers_per_store: int, seed: int = 
             with connection.cursor() as cursor:
                 for sql in rebuild:
                     cursor.execute(sql)
-        progress("first delivery and service dates of the customers")
+        progress("first delivery and service dates, latest stage change of the customers")
         customers_first_dates_refresh(Customer.objects.filter(dealership__code__in=codes))
+        customers_stage_changed_refresh(Customer.objects.filter(dealership__code__in=codes))
         reset_sequences(BIG_TABLES)
         analyze([*BIG_TABLES, Campaign, CampaignCost, User, Dealership])
     return result

@@ -23,6 +23,7 @@ from aftersales.models import Callback, ServiceVisit
 from aftersales.services import customers_first_dates_refresh
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import Customer, StageChange
+from customers.services import customers_stage_changed_refresh
 from dealership.demo.history import History
 from dealership.demo.lifecycle import STAGES, CustomerState
 from dealership.models import DealerGroup, Dealership, User
@@ -187,7 +188,9 @@ def write_history(history: History, *, staff_password: str, admin_password: str 
         _write_setup(history, out, staff_password, admin_password)
         progress(f"stores, {len(out.staff)} staff, {len(out.campaigns)} campaigns")
         _write_records(history, out, progress)
-        customers_first_dates_refresh(Customer.objects.filter(dealership__code__in=[s.code for s in history.stores]))
+        written = Customer.objects.filter(dealership__code__in=[s.code for s in history.stores])
+        customers_first_dates_refresh(written)
+        customers_stage_changed_refresh(written)
         tables = [DealerGroup, Dealership, User, Campaign, CampaignCost, Customer, StageChange, Visit,
                   TestDrive, Order, ServiceVisit, Callback]
         reset_sequences(tables)

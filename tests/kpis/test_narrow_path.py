@@ -11,11 +11,11 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Min
+from django.db.models import Max, Min
 
 from aftersales.services import service_visit_create
 from customers.models import Customer
-from customers.services import customer_create
+from customers.services import customer_create, customer_mark_lost, customer_reactivate
 from dealership.models import Dealership
 from kpis import engine, services
 from kpis.models import KpiValue
@@ -86,9 +86,27 @@ def test_the_services_keep_each_customers_first_delivery_and_service_visit(store
     assert _firsts(bob) == (None, local(2024, 7, 1))
 
 
-def test_the_demo_writer_fills_the_first_dates_as_the_records_say():
+def test_the_demo_writer_fills_the_kept_dates_as_the_records_say():
     call_command("load_demo", "--months", "6", "--size", "0.03", "--seed", "3", stdout=open("/dev/null", "w"))
-    got = {c.pk: (c.first_delivered_at, c.first_service_at) for c in Customer.objects.all()}
-    want = {c.pk: (c.d, c.s) for c in Customer.objects.annotate(d=Min("orders__delivered_at"),
-                                                                 s=Min("service_visits__opened_at"))}
-    assert any(s for _d, s in got.values()) and got == want
+    got = {c.pk: (c.first_delivered_at, c.first_service_at, c.stage_changed_at) for c in Customer.objects.all()}
+    want = {c.pk: (c.d, c.s, c.changed) for c in Customer.objects.annotate(
+        d=Min("orders__delivered_at"), s=Min("service_visits__opened_at"), changed=Max("stage_changes__at"))}
+    assert any(s for _d, s, _c in got.values()) and got == want
+
+
+def test_the_services_keep_the_latest_change_even_when_an_event_is_back_dated(store):
+    lead = customer_create(dealership=store, created_at=local(2024, 3, 1))
+    assert _changed(lead) == local(2024, 3, 1)
+    order_create(customer=lead, ordered_at=local(2024, 5, 1))
+    assert _changed(lead) == local(2024, 5, 1)
+    service_visit_create(customer=lead, opened_at=local(2024, 4, 1), in_warranty=True)  # entered before
+    assert _changed(lead) == local(2024, 5, 1)
+    other = customer_create(dealership=store, created_at=local(2024, 3, 1))
+    customer_mark_lost(customer=other, reason="买了别家", at=local(2024, 6, 2))
+    customer_reactivate(customer=other, at=local(2024, 7, 3))
+    assert _changed(other) == local(2024, 7, 3)
+
+
+def _changed(customer):
+    customer.refresh_from_db(fields=["stage_changed_at"])
+    return customer.stage_changed_at
