@@ -139,7 +139,10 @@ def parse_money(*, negative: bool = False) -> Callable[[Any], Decimal | None]:
             raise CellError(_("Not an amount: %(value)s (write 12345.00).") % {"value": value}) from None
         if not amount.is_finite():
             raise CellError(_("Not an amount: %(value)s (write 12345.00).") % {"value": value})
-        amount = amount.quantize(Decimal("0.01"))
+        try:
+            amount = amount.quantize(Decimal("0.01"))
+        except InvalidOperation:  # more digits than a Decimal holds (1e400): no amount of money
+            raise CellError(_("Too large an amount.")) from None
         if amount < 0 and not negative:
             raise CellError(_("Cannot be negative."))
         if abs(amount) >= Decimal("1e12"):

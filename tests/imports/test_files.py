@@ -78,6 +78,13 @@ def test_bad_dates_are_reported_by_row_and_column_and_the_good_rows_are_not_writ
     assert nothing_written()
 
 
+def test_an_amount_too_large_for_any_decimal_is_reported_not_a_crash(store, write_csv, run_import):
+    # 1e400 is a number, but quantizing it to cents overflows Python's decimals.
+    rows = [["customer", "opened_at", "revenue"], ["C1", "2025-03-01 09:00", "1e400"]]
+    report = run_import("service_visits", write_csv(rows), dealership=store, method="rows")
+    assert (2, "revenue", "Too large an amount.") in messages(report)
+
+
 def test_an_unknown_consultant_is_reported(store, consultant, write_csv, run_import):
     report = run_import("customers", write_csv([HEADER, GOOD[:4] + ["nobody", GOOD[5]]]), dealership=store)
     assert messages(report) == [(2, "顾问", "Unknown user nobody in this store.")]
