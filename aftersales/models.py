@@ -23,11 +23,13 @@ class ServiceKind(models.TextChoices):
 
 
 class ServiceVisit(models.Model):
+    # No single-column indexes for the store and the customer: the composite indexes below lead with
+    # them and serve the same lookups, and every index is paid on each row a bulk import writes.
     dealership = models.ForeignKey(Dealership, on_delete=models.PROTECT, related_name="service_visits",
-                                   verbose_name=_("dealership"))
+                                   verbose_name=_("dealership"), db_index=False)
     external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="service_visits",
-                                 verbose_name=_("customer"))
+                                 verbose_name=_("customer"), db_index=False)
     advisor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="service_visits", verbose_name=_("advisor"))
     vin = models.CharField(_("VIN"), max_length=17, blank=True)
