@@ -1,16 +1,20 @@
-"""The set-based import of service visits on PostgreSQL: a million rows in well under a minute.
+"""The set-based import of service visits on PostgreSQL: a million rows in under a minute.
 
-1. Stream: each row is read and its cells parsed by the same parsers as the row-by-row path
-   (imports.kinds), then COPYed in batches into a temporary staging table. Nothing is kept in memory
-   but one batch; problems found on the way go to a temporary problems table.
-2. Check, in SQL: references (customer by external id or else by phone, advisor by user name, all
-   within the row's store), external ids repeated inside the file, ids already known (→ updates).
+1. Read, in one pass: the CSV goes to PostgreSQL with COPY as it is (imp_raw, text cells), and one
+   INSERT … SELECT reads the cells in their plain forms and resolves the references (customer by
+   external id or else by phone, advisor by user name, the visit an external id already names)
+   straight into imp_row. A row in any other form, or with any problem, is handed to the same Python
+   parsers as the row-by-row path (imports.kinds), so values and messages are the same. Files COPY
+   cannot take (.xlsx, other encodings, ragged rows) are read by those parsers whole. Nothing is kept
+   in memory but one page of rows; problems go to a temporary table.
+2. Check, in SQL: unknown references and external ids repeated inside the file.
 3. Write, in SQL, inside the caller's one transaction: UPDATE … FROM and INSERT … SELECT, then the
    lifecycle moves that service_visit_create would have made row by row in time order (buyers only:
    the first visit in warranty → lifetime, the first out of warranty → loyal, with the passage
    recorded), last contact, and the stale KPI months — with one recompute dispatched at the end.
-tests/imports/test_paths.py imports the same file both ways and compares every customer, every
-history row and every visit.
+Every statement's time is logged (`import sql 12.34s …`), and the commit's, which runs the deferred
+foreign-key checks. tests/imports/test_paths.py imports the same files both ways and compares every
+customer, every history row and every visit.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 STAGE_COLUMNS = ("row_no", "store_id", "external_id", "customer_ext", "customer_phone", "advisor", "vin", "kind",
                  "opened_at", "closed_at", "revenue", "in_warranty")
+TEMP_TABLES = ("imp_raw", "imp_slow", "imp_stage", "imp_row", "imp_problem", "imp_customer", "imp_buyer")
 
 
 def _messages() -> dict[str, str]:
@@ -63,27 +68,33 @@ def service_visits_copy(*, table, columns: list[Column | None], report, default_
     from imports.services import _write_bad_rows  # the same CSV as the row path
 
     header_of = {c.field: h for c, h in zip(columns, table.headers) if c}
+    refs = _References(has_phone="customer_phone" in header_of, has_advisor="advisor" in header_of,
+                       store_ids=sorted({s.pk for s in stores.values()} if "dealership" in header_of else set())
+                       + ([default_store.pk] if default_store else []))
     with transaction.atomic(), connection.execute_wrapper(_log_duration):
         with connection.cursor() as cursor:
             # Sorts and hash joins over a million rows: give them memory for this transaction only.
             cursor.execute("SET LOCAL work_mem = '256MB'")
+            # Dates are read by comparing timestamp::text with the cell (_copy_raw_csv): ISO output.
+            cursor.execute("SET LOCAL datestyle = 'ISO'")
             _create_tables(cursor)
             started = time.monotonic()
             report.rows = None
             if table.format == "csv" and table.encoding in RAW_ENCODINGS:
                 table.rows.close()
                 report.rows = _copy_raw_csv(cursor, source, table, columns, header_of, default_store, stores,
-                                            progress)
+                                            refs, progress)
                 if report.rows is None:  # COPY refused the file as CSV: read it in Python instead
                     table = open_table(source)
             if report.rows is None:
                 report.rows = _stream(cursor, table.rows, columns, header_of, default_store, stores,
                                       lambda: progress(0.5 * table.fraction()))
-            log.info("import parse+copy %.2fs for %d rows", time.monotonic() - started, report.rows)
-            cursor.execute("ANALYZE imp_stage")  # temporary tables are never analysed by autovacuum
+                _resolve_staged(cursor, refs)
+            log.info("import read+resolve %.2fs for %d rows", time.monotonic() - started, report.rows)
+            cursor.execute("ANALYZE imp_row")  # temporary tables are never analysed by autovacuum
             if report.rows == 0:
                 report.error(None, "", _("The file has a header row but no data rows."))
-            _resolve(cursor, has_phone="customer_phone" in header_of, has_advisor="advisor" in header_of)
+            _check(cursor, refs)
             progress(0.6)
             cursor.execute("SELECT count(*), count(DISTINCT row_no) FROM imp_problem")
             problem_count, bad_count = cursor.fetchone()
@@ -95,28 +106,35 @@ def service_visits_copy(*, table, columns: list[Column | None], report, default_
                     report.bad_rows = bad_count
                 transaction.set_rollback(True)
                 return
-            cursor.execute("SELECT count(*) FILTER (WHERE existing_id IS NULL), count(existing_id) FROM imp_row")
-            report.created, report.updated = cursor.fetchone()
+            # One pass for the counts and each store's first instant (the recompute's start).
+            cursor.execute("""
+                SELECT store_id, min(opened_at), count(*) FILTER (WHERE existing_id IS NULL), count(existing_id),
+                       count(*) FILTER (WHERE external_id IS NULL)
+                FROM imp_row GROUP BY store_id
+            """)
+            per_store = cursor.fetchall()
+            first_at = {store_id: at for store_id, at, *_counts in per_store}
+            report.created, report.updated, missing = (sum(r[i] for r in per_store) for i in (2, 3, 4))
             _sample(cursor, report, header_of)
-            if "external_id" not in header_of or report.created:
-                cursor.execute("SELECT count(*) FROM imp_row WHERE external_id IS NULL")
-                missing = cursor.fetchone()[0]
-                if missing:
-                    report.warnings.append(_("%(n)d rows have no external id: importing this file again would "
-                                             "add them again.") % {"n": missing})
+            if missing:
+                report.warnings.append(_("%(n)d rows have no external id: importing this file again would "
+                                         "add them again.") % {"n": missing})
             if dry_run:
                 transaction.set_rollback(True)
                 return
-            _write(cursor, user)
+            _write(cursor, updates=report.updated)
             progress(0.9)
-            _lifecycle(cursor, user)
-            cursor.execute("SELECT store_id, min(opened_at) FROM imp_row GROUP BY store_id")
-            first_at = dict(cursor.fetchall())
+            _lifecycle(cursor, user, updates=report.updated)
         for store in Dealership.objects.filter(pk__in=first_at):
             # The months are marked above in one statement; this dispatches the recompute once.
             kpi_months_mark_stale(dealership=store, instants=[first_at[store.pk]], dispatch=True)
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE imp_stage, imp_row, imp_problem")
+            # ON COMMIT DROP is not enough when the caller's transaction goes on (tests, a larger job).
+            cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
+        committing = time.monotonic()
+    # When this was the outermost transaction, the commit ran the deferred foreign-key checks of every
+    # written row: a large part of a big import's time (docs/benchmarks.md).
+    log.info("import commit %.2fs", time.monotonic() - committing)
     progress(1.0)
 
 
@@ -136,13 +154,20 @@ def _create_tables(cursor) -> None:
             advisor text, vin text, kind text, opened_at timestamptz, closed_at timestamptz,
             revenue numeric(14, 2), in_warranty boolean
         ) ON COMMIT DROP;
+        CREATE TEMP TABLE imp_row (
+            row_no integer NOT NULL, store_id bigint, external_id text, customer_ext text, customer_phone text,
+            advisor text, vin text, kind text, opened_at timestamptz, closed_at timestamptz,
+            revenue numeric(14, 2), in_warranty boolean, ok boolean NOT NULL,
+            customer_id bigint, advisor_id bigint,
+            existing_id bigint, old_opened_at timestamptz, old_closed_at timestamptz, old_customer_id bigint
+        ) ON COMMIT DROP;
         CREATE TEMP TABLE imp_problem (row_no integer, col text, code text, value text, ref integer)
             ON COMMIT DROP;
     """)
 
 
 def _stream(cursor, rows, columns, header_of, default_store, stores, progress) -> int:
-    """Parse rows in Python (the same parsers as the row path) and COPY them in batches."""
+    """Parse rows in Python (the same parsers as the row path) and COPY them in batches into imp_stage."""
     buffer, problems = io.StringIO(), io.StringIO()
     count = 0
     indexed = [(i, c) for i, c in enumerate(columns) if c is not None]
@@ -206,23 +231,27 @@ def _stream(cursor, rows, columns, header_of, default_store, stores, progress) -
 # --- the raw CSV path: the file goes to PostgreSQL as it is, and SQL reads the cells ---------------
 
 RAW_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "gb18030": "GB18030"}
+# What str.strip() removes (str.isspace()), as the inside of a regular-expression bracket.
+_SPACE_CLASS = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The date forms read in SQL (LIKE shapes) and the same instant as timestamp::text prints it.
+_DATE_SHAPES = (("____-__-__ __:__", "{c} || ':00'"), ("____-__-__ __:__:__", "{c}"),
+                ("____-__-__", "{c} || ' 00:00:00'"), ("____-__-__T__:__", "overlay({c} placing ' ' from 11) || ':00'"),
+                ("____-__-__T__:__:__", "overlay({c} placing ' ' from 11)"))
 _DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$"
-_PLAIN = "{c} !~ '^[[:space:]]|[[:space:]]$'"
+_MONEY = r"^([0-9]{1,12}(\.[0-9]{1,2})?)?$"
 
 
-def _copy_raw_csv(cursor, source, table, columns, header_of, default_store, stores, progress) -> int | None:
-    """COPY the CSV file itself into a table of text cells, then read the cells in SQL.
+def _copy_raw_csv(cursor, source, table, columns, header_of, default_store, stores, refs, progress) -> int | None:
+    """COPY the CSV file itself into a table of text cells, then read and resolve the cells in one pass.
 
-    SQL reads only the plain, common forms (2025-03-05 14:30, 1200.50, 是/否, codes and labels of the
-    kind, an 11-digit phone) and gives the same value as the Python parsers would; a row with any
-    other form (or any problem) is handed to those parsers, so results and messages are the same as
-    on the row path. Returns None when COPY refuses the file (ragged rows, a bad byte): the caller then
-    reads it in Python, which reports the problem by row.
+    Returns the number of rows, or None when COPY refuses the file (ragged rows, a bad byte): the caller
+    then reads it in Python, which reports the problem by row.
     """
     n = len(table.headers)
     raw_cols = ", ".join(f"c{i} text" for i in range(n))
     cursor.execute(f"CREATE TEMP TABLE imp_raw (row_no integer GENERATED ALWAYS AS IDENTITY (START 2), {raw_cols})"
                    " ON COMMIT DROP")
+    started = time.monotonic()
     try:
         with transaction.atomic():
             with open(source, "rb") as f:
@@ -235,109 +264,172 @@ def _copy_raw_csv(cursor, source, table, columns, header_of, default_store, stor
         log.info("import: COPY refused the file (%s); reading it in Python", exc)
         cursor.execute("DROP TABLE imp_raw")
         return None
+    log.info("import copy %.2fs", time.monotonic() - started)
     progress(0.3)
+    try:
+        # Optimistic: a plain-looking cell that is no date or number (2025-02-30) makes a cast fail...
+        with transaction.atomic():
+            cursor.execute(_resolve_sql(_read_cells_sql(cursor, columns, default_store, stores, careful=False),
+                                        refs))
+    except DataError as exc:
+        # ...and then every cell is checked before it is cast: slower, and only for such files.
+        log.info("import: %s; reading the cells again, checking each before the cast", str(exc).splitlines()[0])
+        cursor.execute(_resolve_sql(_read_cells_sql(cursor, columns, default_store, stores, careful=True), refs))
+    read = cursor.rowcount
+    progress(0.4)
+    # Every other row goes through the Python parsers, a page at a time.
+    cursor.execute("""
+        CREATE TEMP TABLE imp_slow ON COMMIT DROP AS
+        SELECT r.* FROM imp_raw r WHERE r.row_no IN (SELECT row_no FROM imp_row WHERE NOT ok)
+    """)
+    slow = cursor.rowcount
+    log.info("import: %d rows read in SQL, %d handed to the Python parsers", read - slow, slow)
+    parsed = 0
+    if slow:
+        cursor.execute("CREATE INDEX ON imp_slow (row_no); DELETE FROM imp_row WHERE NOT ok")
+        last = 0
+        while True:
+            cursor.execute(f"SELECT * FROM imp_slow WHERE row_no > %s ORDER BY row_no LIMIT {BATCH_ROWS}", [last])
+            page = cursor.fetchall()
+            if not page:
+                break
+            last = page[-1][0]
+            parsed += _stream(cursor, ((r[0], list(r[1:])) for r in page), columns, header_of, default_store,
+                              stores, lambda: None)
+        _resolve_staged(cursor, refs)
+    cursor.execute("DROP TABLE imp_raw, imp_slow")
+    return read - slow + parsed  # rows of blank cells only are no rows, whoever reads them
+
+
+def _read_cells_sql(cursor, columns: list[Column | None], default_store: Dealership | None,
+                    stores: dict[str, Dealership], *, careful: bool) -> str:
+    """A SELECT of imp_raw's rows as imp_stage's columns plus `ok`, read in SQL.
+
+    Only the plain forms are read here (2025-03-05 14:30, 1200.50, 是/否, the codes and labels of the
+    kind, an 11-digit phone, text without surrounding spaces), each giving exactly the value the Python
+    parser gives; a row with any other form gets ok = false and its values are not used. The reading
+    is written for the cost per cell (LIKE, one cast and an exact round trip, no regular expression per
+    date). `careful` checks each date and amount before casting it: slower, for files where a cast fails.
+    Levels of subqueries with OFFSET 0 keep PostgreSQL from computing a value once per use.
+    """
     col = {c.field: f"r.c{i}" for i, c in enumerate(columns) if c is not None}
 
     def lit(value: Any) -> str:
         return cursor.mogrify("%s", [value]).decode()  # a safely quoted SQL literal
 
-    def plain_text(field: str, max_length: int) -> str:
-        c = col.get(field)
-        return "true" if c is None else f"({c} IS NULL OR ({_PLAIN.format(c=c)} AND length({c}) <= {max_length}))"
+    def cell(field: str) -> str:
+        return f"NULLIF({col[field]}, '')" if field in col else "NULL::text"
 
-    def value(field: str) -> str:
-        return f"NULLIF({col[field]}, '')" if field in col else "NULL"
+    def blank(c: str) -> str:
+        return f"({c} IS NULL OR {c} = '')"
 
-    ok: list[str] = [plain_text(f, m) for f, m in (("external_id", 64), ("customer", 64), ("advisor", 150))]
-    ok.append(f"({col['vin']} IS NULL OR {col['vin']} ~ '^[!-~]{{0,17}}$')" if "vin" in col else "true")
+    def lookup(field: str, mapping: dict[str, Any], default: str, sql_type: str) -> str:
+        # A known word, or NULL: ASCII cells are compared lower-cased (as Python's lower() does them),
+        # others as they are (the Chinese words have no case), so no cell matches here that Python's
+        # lookup would not match.
+        if field not in col:
+            return default
+        c = col[field]
+        whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}::{sql_type}" for k, v in mapping.items())
+        return (f"CASE WHEN {blank(c)} THEN {default} ELSE CASE CASE WHEN octet_length({c}) = length({c}) "
+                f"THEN lower({c}) ELSE {c} END {whens} END END")
+
+    # Cells of free text: no surrounding white space (what strip() would remove) and not too long.
+    ok: list[str] = []
+    texts = [col[f] for f in ("external_id", "customer", "advisor") if f in col]
+    if texts:
+        space = lit(f"(^|\x01)[{_SPACE_CLASS}]|[{_SPACE_CLASS}]($|\x01)")
+        ok.append(f"concat_ws(E'\\x01', {', '.join(texts)}) !~ {space}")
+    ok += [f"coalesce(length({col[f]}), 0) <= {m}" for f, m in (("external_id", 64), ("customer", 64),
+                                                                   ("advisor", 150)) if f in col]
+    if "vin" in col:
+        ok.append(f"coalesce(octet_length({col['vin']}), 0) <= 17 AND coalesce({col['vin']}, '') !~ '[^!-~]'")
     if "customer_phone" in col:
-        ok.append(f"({col['customer_phone']} IS NULL OR {col['customer_phone']} ~ '^([1-9][0-9]{{4,11}})?$')")
-    has_customer = " OR ".join(f"{col[f]} <> ''" for f in ("customer", "customer_phone") if f in col) or "false"
-    ok.append(f"({has_customer})")
-    kind_value = "'maintenance'"
-    if "kind" in col:
-        c, lookup = col["kind"], columns_by_field(columns)["kind"].parse.lookup
-        keys = lit(list(lookup)) + "::text[]"
-        ok.append(f"({c} IS NULL OR {c} = '' OR ({_PLAIN.format(c=c)} AND lower({c}) = ANY({keys})))")
-        kind_value = (f"COALESCE(({lit(list(lookup.values()))}::text[])"
-                      f"[array_position({keys}, lower(NULLIF({c}, '')))],"
-                      " 'maintenance')")
+        c = col["customer_phone"]
+        ok.append(f"({blank(c)} OR (octet_length({c}) BETWEEN 5 AND 12 AND {c} ~ '^[1-9][0-9]*$'))")
+    ok.append(" OR ".join(f"NOT {blank(col[f])}" for f in ("customer", "customer_phone") if f in col) or "false")
+
+    kind = lookup("kind", columns_by_field(columns)["kind"].parse.lookup if "kind" in col else {},
+                  "'maintenance'::text", "text")
+    warranty = lookup("in_warranty", {w: True for w in TRUE_WORDS} | {w: False for w in FALSE_WORDS},
+                      "false", "boolean")
     if "revenue" in col:
         c = col["revenue"]
-        ok.append(f"({c} IS NULL OR {c} ~ '^([0-9]{{1,12}}(\\.[0-9]{{1,2}})?)?$')")
-    warranty_value = "false"
-    if "in_warranty" in col:
-        c = col["in_warranty"]
-        ok.append(f"({c} IS NULL OR {c} = '' OR lower({c}) = ANY({lit(sorted(TRUE_WORDS | FALSE_WORDS))}::text[]))")
-        warranty_value = f"lower(COALESCE({c}, '')) = ANY({lit(sorted(TRUE_WORDS))}::text[])"
-    codes = {code: store.pk for code, store in stores.items()}
-    default_id = f"{lit(default_store.pk if default_store else None)}::bigint"
-    if "dealership" in col:
-        c = col["dealership"]
-        ok.append(f"(CASE WHEN NULLIF({c}, '') IS NULL THEN {default_id} IS NOT NULL "
-                  f"ELSE {c} = ANY({lit(list(codes))}::text[]) END)")
-        store_id = (f"COALESCE(({lit(list(codes.values()))}::bigint[])[array_position({lit(list(codes))}::text[], "
-                    f"NULLIF({c}, ''))], {default_id})")
+        guard = f"WHEN {c} !~ {lit(_MONEY)} THEN NULL " if careful else ""
+        revenue = f"CASE WHEN {blank(c)} THEN 0::numeric {guard}ELSE {c}::numeric END"
     else:
-        store_id = default_id
-    times = {}
-    for field in ("opened_at", "closed_at"):
-        c = col.get(field)
-        if c is None:
-            times[field] = ("true", "NULL::timestamptz")
-            continue
+        revenue = "0::numeric"
 
-        def part(start: int, length: int, c: str = c) -> str:
+    def canonical(field: str) -> str:
+        if field not in col:
+            return "NULL::text"
+        c = col[field]
+        return "CASE " + " ".join(f"WHEN {c} LIKE '{shape}' THEN {text.format(c=c)}" for shape, text in _DATE_SHAPES) \
+            + " END"
+
+    def local(field: str) -> str:
+        # The cast fails on a plain-looking impossible date; `careful` checks it first (fixed positions,
+        # nested CASEs: SQL does not promise to test an AND from left to right, and a cast would fail).
+        if field not in col:
+            return "NULL::timestamp"
+        c = f"a.{field}_text"
+        if not careful:
+            return f"CASE WHEN a.{field}_canon IS NOT NULL THEN {c}::timestamp END"
+
+        def part(start: int, length: int) -> str:
             return f"coalesce(NULLIF(substr({c}, {start}, {length}), '')::int, 0)"
-        # A plain match (no captures: PostgreSQL runs it fast) and fixed positions; nested CASEs, not
-        # ANDs, because SQL does not promise to test an AND from left to right and a cast would fail.
         valid = (f"CASE WHEN {c} ~ '{_DATETIME}' THEN CASE WHEN {part(1, 4)} >= 1 AND {part(6, 2)} BETWEEN 1 AND 12 "
                  f"AND {part(9, 2)} >= 1 THEN {part(9, 2)} <= extract(day FROM make_date({part(1, 4)}, {part(6, 2)}, 1)"
                  f" + interval '1 month - 1 day') AND {part(12, 2)} < 24 AND {part(15, 2)} < 60 AND {part(18, 2)} < 60"
                  f" ELSE false END ELSE false END")
-        parsed = (f"make_timestamptz({part(1, 4)}, {part(6, 2)}, {part(9, 2)}, {part(12, 2)}, {part(15, 2)}, "
-                  f"{part(18, 2)}, d.timezone)")
-        empty_ok = "true" if field == "closed_at" else "false"
-        times[field] = (f"(CASE WHEN NULLIF({c}, '') IS NULL THEN {empty_ok} ELSE {valid} END)",
-                        f"(CASE WHEN f.ok AND NULLIF({c}, '') IS NOT NULL THEN {parsed} END)")
-    blank = " AND ".join(f"coalesce(r.c{i}, '') = ''" for i in range(n))
-    cursor.execute(f"""
-        CREATE TEMP TABLE imp_fast ON COMMIT DROP AS
-        SELECT r.row_no, ({blank}) AS blank,
-               ({" AND ".join(ok)}) AND {times["opened_at"][0]} AND {times["closed_at"][0]} AS ok,
-               {store_id} AS store_id
-        FROM imp_raw r
-    """)
-    cursor.execute(f"""
-        INSERT INTO imp_stage ({", ".join(STAGE_COLUMNS)})
-        SELECT * FROM (
-            SELECT r.row_no, f.store_id, {value("external_id")}, {value("customer")}, {value("customer_phone")},
-                   {value("advisor")}, upper(COALESCE({col.get("vin", "NULL")}, '')), {kind_value},
-                   {times["opened_at"][1]} AS opened_at, {times["closed_at"][1]} AS closed_at,
-                   COALESCE({value("revenue")}::numeric(14, 2), 0), {warranty_value}
-            FROM imp_raw r JOIN imp_fast f USING (row_no) JOIN dealership_dealership d ON d.id = f.store_id
-            WHERE f.ok AND NOT f.blank
-        ) s WHERE s.closed_at IS NULL OR s.closed_at >= s.opened_at
-    """)
-    progress(0.4)
-    # Every other row goes through the Python parsers, a page at a time.
-    cursor.execute("""
-        CREATE TEMP TABLE imp_slow ON COMMIT DROP AS
-        SELECT r.* FROM imp_raw r JOIN imp_fast f USING (row_no)
-        WHERE NOT f.blank AND NOT EXISTS (SELECT 1 FROM imp_stage s WHERE s.row_no = r.row_no);
-        CREATE INDEX ON imp_slow (row_no);
-    """)
-    last = 0
-    while True:
-        cursor.execute(f"SELECT * FROM imp_slow WHERE row_no > %s ORDER BY row_no LIMIT {BATCH_ROWS}", [last])
-        page = cursor.fetchall()
-        if not page:
-            break
-        last = page[-1][0]
-        _stream(cursor, ((r[0], list(r[1:])) for r in page), columns, header_of, default_store, stores, lambda: None)
-    cursor.execute("DROP TABLE imp_raw, imp_fast, imp_slow")
-    cursor.execute("SELECT count(*) FROM imp_stage")
-    return cursor.fetchone()[0]
+        return f"CASE WHEN a.{field}_canon IS NOT NULL THEN CASE WHEN {valid} THEN {c}::timestamp END END"
+
+    if "dealership" in col:
+        # The store named in the row (one of the user's), or the store chosen for the whole file.
+        c = col["dealership"]
+        known = [(code, store.pk, store.timezone) for code, store in stores.items()]
+        store_join = (f"LEFT JOIN (VALUES {', '.join(lit(k) for k in known)}) d(code, id, tz) ON d.code = {c}"
+                      if known else "LEFT JOIN (SELECT NULL::text, NULL::bigint, NULL::text) d(code, id, tz) ON false")
+        store_id = f"CASE WHEN {blank(c)} THEN {lit(default_store.pk if default_store else None)}::bigint ELSE d.id END"
+        tz = f"CASE WHEN {blank(c)} THEN {lit(default_store.timezone if default_store else None)}::text ELSE d.tz END"
+    else:
+        store_join = ""
+        store_id, tz = f"{lit(default_store.pk)}::bigint", f"{lit(default_store.timezone)}::text"
+    all_blank = " AND ".join(blank(f"r.c{i}") for i in range(len(columns)))
+    closed_given = f"NOT {blank(col['closed_at'])}" if "closed_at" in col else "false"
+    return f"""
+        SELECT row_no, store_id, external_id, customer_ext, customer_phone, advisor, vin, kind, opened_at, closed_at,
+               revenue, in_warranty, ok AND (closed_at IS NULL OR closed_at >= opened_at) AS ok
+        FROM (
+            SELECT b.row_no, b.store_id, b.external_id, b.customer_ext, b.customer_phone, b.advisor, b.vin, b.kind,
+                   b.opened_local AT TIME ZONE b.tz AS opened_at, b.closed_local AT TIME ZONE b.tz AS closed_at,
+                   b.revenue, b.in_warranty,
+                   coalesce(b.cells_ok AND b.store_id IS NOT NULL AND b.kind IS NOT NULL AND b.in_warranty IS NOT NULL
+                            AND b.revenue IS NOT NULL AND b.opened_local::text = b.opened_at_canon
+                            AND (NOT b.closed_given OR b.closed_local::text = b.closed_at_canon), false) AS ok
+            FROM (
+                SELECT a.row_no, a.store_id, a.tz, a.external_id, a.customer_ext, a.customer_phone, a.advisor, a.vin,
+                       a.kind, a.in_warranty, a.cells_ok, a.closed_given, a.opened_at_canon, a.closed_at_canon,
+                       {local("opened_at")} AS opened_local, {local("closed_at")} AS closed_local,
+                       CASE WHEN a.revenue >= 0 AND a.revenue < 1e12 AND scale(a.revenue) <= 2 THEN a.revenue END
+                           AS revenue
+                FROM (
+                    SELECT r.row_no, {store_id} AS store_id, {tz} AS tz,
+                           {cell("external_id")} AS external_id, {cell("customer")} AS customer_ext,
+                           {cell("customer_phone")} AS customer_phone, {cell("advisor")} AS advisor,
+                           upper(coalesce({col.get("vin", "NULL")}, '')) AS vin, {kind} AS kind,
+                           {warranty} AS in_warranty, {revenue} AS revenue, {closed_given} AS closed_given,
+                           {col.get("opened_at", "NULL::text")} AS opened_at_text,
+                           {col.get("closed_at", "NULL::text")} AS closed_at_text,
+                           {canonical("opened_at")} AS opened_at_canon, {canonical("closed_at")} AS closed_at_canon,
+                           {" AND ".join(f"({c})" for c in ok)} AS cells_ok
+                    FROM imp_raw r {store_join}
+                    WHERE NOT ({all_blank})
+                    OFFSET 0
+                ) a OFFSET 0
+            ) b OFFSET 0
+        ) c
+    """
 
 
 def columns_by_field(columns: list[Column | None]) -> dict[str, Column]:
@@ -358,50 +450,66 @@ def _flush(cursor, buffer: io.StringIO, problems: io.StringIO) -> None:
             data.truncate()
 
 
-def _resolve(cursor, *, has_phone: bool, has_advisor: bool) -> None:
-    """One pass of hash joins: customer, advisor and the visit an external id already names."""
-    phone_join = """
+class _References:
+    """What the file can refer to: which columns it has, and the stores its rows can name."""
+
+    def __init__(self, *, has_phone: bool, has_advisor: bool, store_ids: list[int]) -> None:
+        self.has_phone, self.has_advisor, self.store_ids = has_phone, has_advisor, store_ids
+
+
+def _resolve_sql(source: str, refs: _References) -> str:
+    """INSERT into imp_row the rows of `source` (imp_stage's columns and ok) with their references, in
+    one pass of hash joins: customer (by external id, else by phone), advisor, and the visit an external
+    id already names."""
+    stores = "ARRAY[" + ", ".join(str(int(pk)) for pk in refs.store_ids) + "]::bigint[]"
+    phone_join = f"""
         LEFT JOIN (
-            SELECT DISTINCT ON (c.dealership_id, c.phone) c.dealership_id, c.phone, c.id
-            FROM customers_customer c
-            JOIN (SELECT DISTINCT store_id, customer_phone FROM imp_stage
-                  WHERE customer_ext IS NULL AND customer_phone IS NOT NULL) p
-              ON p.store_id = c.dealership_id AND p.customer_phone = c.phone
-            ORDER BY c.dealership_id, c.phone, c.id
+            SELECT dealership_id, phone, min(id) AS id FROM customers_customer  -- the oldest wins, as on the row path
+            WHERE dealership_id = ANY({stores}) GROUP BY dealership_id, phone
         ) byphone ON s.customer_ext IS NULL AND byphone.dealership_id = s.store_id AND byphone.phone = s.customer_phone
-    """ if has_phone else ""
+    """ if refs.has_phone else ""
     advisor_join = "LEFT JOIN dealership_user u ON u.dealership_id = s.store_id AND u.username = s.advisor"
-    cursor.execute(f"""
-        CREATE TEMP TABLE imp_row ON COMMIT DROP AS
+    return f"""
+        INSERT INTO imp_row
         SELECT s.*,
-               {"COALESCE(byext.id, byphone.id)" if has_phone else "byext.id"} AS customer_id,
-               {"u.id" if has_advisor else "NULL::bigint"} AS advisor_id,
-               sv.id AS existing_id,
-               sv.opened_at AS old_opened_at, sv.closed_at AS old_closed_at, sv.customer_id AS old_customer_id
-        FROM imp_stage s
+               {"COALESCE(byext.id, byphone.id)" if refs.has_phone else "byext.id"} AS customer_id,
+               {"u.id" if refs.has_advisor else "NULL::bigint"} AS advisor_id,
+               sv.id AS existing_id, sv.opened_at AS old_opened_at, sv.closed_at AS old_closed_at,
+               sv.customer_id AS old_customer_id
+        FROM ({source}) s
         LEFT JOIN customers_customer byext ON byext.dealership_id = s.store_id AND byext.external_id = s.customer_ext
+                                          AND byext.dealership_id = ANY({stores})
         {phone_join}
-        {advisor_join if has_advisor else ""}
+        {advisor_join if refs.has_advisor else ""}
         LEFT JOIN aftersales_servicevisit sv ON sv.dealership_id = s.store_id AND sv.external_id = s.external_id
-        WHERE s.store_id IS NOT NULL
-    """)
-    cursor.execute("ANALYZE imp_row")
-    cursor.execute("""
-        INSERT INTO imp_problem (row_no, col, code, value, ref)
-        SELECT row_no, 'customer', 'unknown_customer', customer_ext, NULL::integer FROM imp_row
-         WHERE customer_ext IS NOT NULL AND customer_id IS NULL
-        UNION ALL
-        SELECT row_no, 'customer_phone', 'unknown_phone', customer_phone, NULL FROM imp_row
-         WHERE customer_ext IS NULL AND customer_phone IS NOT NULL AND customer_id IS NULL
-        UNION ALL
-        SELECT row_no, 'advisor', 'unknown_advisor', advisor, NULL FROM imp_row
-         WHERE advisor IS NOT NULL AND advisor_id IS NULL
-        UNION ALL
-        SELECT row_no, 'external_id', 'duplicate', external_id, first_row FROM (
-            SELECT row_no, external_id, min(row_no) OVER (PARTITION BY store_id, external_id) AS first_row
-            FROM imp_row WHERE external_id IS NOT NULL
-        ) d WHERE row_no <> first_row
-    """)
+                                            AND sv.dealership_id = ANY({stores})
+    """
+
+
+def _resolve_staged(cursor, refs: _References) -> None:
+    """The rows the Python parsers read (imp_stage), resolved into imp_row."""
+    cursor.execute("ANALYZE imp_stage")
+    cursor.execute(_resolve_sql(f"SELECT {', '.join(STAGE_COLUMNS)}, true FROM imp_stage WHERE store_id IS NOT NULL",
+                                refs))
+
+
+def _check(cursor, refs: _References) -> None:
+    """Unknown references and external ids repeated inside the file, into imp_problem."""
+    checks = ["""SELECT row_no, 'customer', 'unknown_customer', customer_ext, NULL::integer FROM imp_row
+                 WHERE customer_ext IS NOT NULL AND customer_id IS NULL"""]
+    if refs.has_phone:
+        checks.append("""SELECT row_no, 'customer_phone', 'unknown_phone', customer_phone, NULL FROM imp_row
+                         WHERE customer_ext IS NULL AND customer_phone IS NOT NULL AND customer_id IS NULL""")
+    if refs.has_advisor:
+        checks.append("""SELECT row_no, 'advisor', 'unknown_advisor', advisor, NULL FROM imp_row
+                         WHERE advisor IS NOT NULL AND advisor_id IS NULL""")
+    # Repeated ids by hashing (no sort of the whole file); each repeat names the first row.
+    checks.append("""SELECT r.row_no, 'external_id', 'duplicate', r.external_id, d.first_row FROM imp_row r
+                     JOIN (SELECT store_id, external_id, min(row_no) AS first_row FROM imp_row
+                           WHERE external_id IS NOT NULL GROUP BY store_id, external_id HAVING count(*) > 1) d
+                       ON d.store_id = r.store_id AND d.external_id = r.external_id
+                     WHERE r.row_no <> d.first_row""")
+    cursor.execute("INSERT INTO imp_problem (row_no, col, code, value, ref) " + " UNION ALL ".join(checks))
 
 
 def _message(code: str, value: str | None, ref: int | None, messages: dict[str, str]) -> str:
@@ -452,7 +560,7 @@ def _sample(cursor, report, header_of: dict[str, str]) -> None:
                               "values": {header_of.get(k, k): v for k, v in values.items() if v}})
 
 
-def _write(cursor, user: User | None) -> None:
+def _write(cursor, *, updates: int) -> None:
     cursor.execute("""
         INSERT INTO dealership_stalemonth (dealership_id, period, marked_at)
         SELECT DISTINCT r.store_id, date_trunc('month', t.at AT TIME ZONE d.timezone)::date, now()
@@ -462,12 +570,14 @@ def _write(cursor, user: User | None) -> None:
         WHERE t.at IS NOT NULL
         ON CONFLICT (dealership_id, period) DO NOTHING
     """)
-    cursor.execute("""
-        UPDATE aftersales_servicevisit sv
-        SET customer_id = r.customer_id, advisor_id = r.advisor_id, vin = r.vin, kind = r.kind,
-            opened_at = r.opened_at, closed_at = r.closed_at, revenue = r.revenue, in_warranty = r.in_warranty
-        FROM imp_row r WHERE sv.id = r.existing_id
-    """)
+    if updates:
+        cursor.execute("""
+            UPDATE aftersales_servicevisit sv
+            SET customer_id = r.customer_id, advisor_id = r.advisor_id, vin = r.vin, kind = r.kind,
+                opened_at = r.opened_at, closed_at = r.closed_at, revenue = r.revenue, in_warranty = r.in_warranty
+            FROM imp_row r WHERE sv.id = r.existing_id
+        """)
+    # In time order, as the row path creates them (and the time-ordered indexes are appended to).
     cursor.execute("""
         INSERT INTO aftersales_servicevisit
             (dealership_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue,
@@ -477,57 +587,74 @@ def _write(cursor, user: User | None) -> None:
     """)
 
 
-def _lifecycle(cursor, user: User | None) -> None:
-    """service_visit_create, replayed set-based: rows in (opened_at, row) order, buyers only, forward only."""
+def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
+    """service_visit_create, replayed set-based: rows in (opened_at, row) order, buyers only, forward only.
+
+    Per customer, only three instants matter: his first visit (→ lifetime, for a buyer at real), his
+    first visit out of warranty (→ loyal), and his last (last contact). One hashed pass over the rows
+    finds them; the file's row order breaks a tie at the first instant, as on the row path.
+    """
     cursor.execute("""
-        CREATE TEMP TABLE imp_hop ON COMMIT DROP AS
-        WITH buyer AS (
+        CREATE TEMP TABLE imp_customer ON COMMIT DROP AS
+        SELECT customer_id, min(opened_at) AS first_at, max(opened_at) AS last_at,
+               min(opened_at) FILTER (WHERE in_warranty) AS first_in_at,
+               min(opened_at) FILTER (WHERE NOT in_warranty) AS first_out_at
+        FROM imp_row GROUP BY customer_id
+    """)
+    cursor.execute("""
+        CREATE TEMP TABLE imp_buyer ON COMMIT DROP AS
+        WITH locked AS (
             SELECT c.id, c.stage FROM customers_customer c
-            WHERE c.id IN (SELECT customer_id FROM imp_row) AND c.stage IN ('real', 'lifetime')
+            WHERE c.id IN (SELECT customer_id FROM imp_customer) AND c.stage IN ('real', 'lifetime')
             FOR UPDATE
-        ), first_visit AS (
-            SELECT DISTINCT ON (customer_id) customer_id, opened_at, in_warranty
-            FROM imp_row ORDER BY customer_id, opened_at, row_no
-        ), first_out AS (
-            SELECT DISTINCT ON (customer_id) customer_id, opened_at
-            FROM imp_row WHERE NOT in_warranty ORDER BY customer_id, opened_at, row_no
+        ), tie AS (
+            -- visits in and out of warranty at the first instant: the one higher in the file came first
+            SELECT DISTINCT ON (r.customer_id) r.customer_id, r.in_warranty
+            FROM imp_row r JOIN imp_customer s ON s.customer_id = r.customer_id AND r.opened_at = s.first_at
+            WHERE s.first_in_at = s.first_at AND s.first_out_at = s.first_at
+            ORDER BY r.customer_id, r.row_no
         )
-        -- a buyer at 'real': the first visit makes him lifetime (in warranty) or loyal (passing lifetime)
-        SELECT b.id AS customer_id, 1 AS step, 'real' AS from_stage, 'lifetime' AS to_stage, f.opened_at AS at,
-               CASE WHEN f.in_warranty THEN 'service_in_warranty' ELSE 'service' END AS reason
-        FROM buyer b JOIN first_visit f ON f.customer_id = b.id WHERE b.stage = 'real'
-        UNION ALL
-        -- then the first out-of-warranty visit (the first visit itself when it was out of warranty)
-        SELECT b.id, 2, 'lifetime', 'loyal', CASE WHEN b.stage = 'real' AND NOT f.in_warranty
-                                                  THEN f.opened_at ELSE o.opened_at END, 'service'
-        FROM buyer b JOIN first_visit f ON f.customer_id = b.id LEFT JOIN first_out o ON o.customer_id = b.id
-        WHERE (b.stage = 'real' AND NOT f.in_warranty) OR o.customer_id IS NOT NULL
+        SELECT s.customer_id, l.stage, s.first_at, s.first_out_at,
+               CASE WHEN s.first_in_at IS DISTINCT FROM s.first_at THEN false
+                    WHEN s.first_out_at IS DISTINCT FROM s.first_at THEN true
+                    ELSE t.in_warranty END AS first_in_warranty
+        FROM locked l JOIN imp_customer s ON s.customer_id = l.id LEFT JOIN tie t ON t.customer_id = s.customer_id
     """)
     cursor.execute("""
         INSERT INTO customers_stagechange (customer_id, kind, from_stage, to_stage, at, by_id, reason, recorded_at)
-        SELECT customer_id, 'move', from_stage, to_stage, at, %s, reason, now() FROM imp_hop ORDER BY at, step
+        SELECT b.customer_id, 'move', h.from_stage, h.to_stage, h.at, %s, h.reason, now()
+        FROM imp_buyer b CROSS JOIN LATERAL (VALUES
+            -- a buyer at 'real': the first visit makes him lifetime (in warranty) or loyal (passing lifetime)
+            (1, 'real', 'lifetime', CASE WHEN b.stage = 'real' THEN b.first_at END,
+             CASE WHEN b.first_in_warranty THEN 'service_in_warranty' ELSE 'service' END),
+            -- then the first out-of-warranty visit (the first visit itself when it was out of warranty)
+            (2, 'lifetime', 'loyal', b.first_out_at, 'service')
+        ) h(step, from_stage, to_stage, at, reason)
+        WHERE h.at IS NOT NULL
+        ORDER BY h.at, h.step
     """, [user.pk if user else None])
-    # One pass over the customers: the moves above, the last contact (customer_touch) and the first
-    # service visit (customers_first_service_refresh) together.
+    # One pass over the customers: the moves above (and the latest change they make), the last contact
+    # (customer_touch) and the first service visit (customers_first_service_refresh) together.
     cursor.execute("""
         UPDATE customers_customer c
-        SET stage = COALESCE(h.final_stage, c.stage),
-            entered_lifetime_at = LEAST(c.entered_lifetime_at, h.lifetime_at),
-            entered_loyal_at = LEAST(c.entered_loyal_at, h.loyal_at),
-            last_contact_at = GREATEST(c.last_contact_at, m.at),
-            first_service_at = LEAST(c.first_service_at, m.first_at),
-            updated_at = CASE WHEN h.customer_id IS NULL THEN c.updated_at ELSE now() END
-        FROM (SELECT customer_id, max(opened_at) AS at, min(opened_at) AS first_at FROM imp_row
-              GROUP BY customer_id) m
-        LEFT JOIN (SELECT customer_id,
-                          CASE WHEN bool_or(to_stage = 'loyal') THEN 'loyal' ELSE 'lifetime' END AS final_stage,
-                          min(at) FILTER (WHERE to_stage = 'lifetime') AS lifetime_at,
-                          min(at) FILTER (WHERE to_stage = 'loyal') AS loyal_at
-                   FROM imp_hop GROUP BY customer_id) h ON h.customer_id = m.customer_id
-        WHERE c.id = m.customer_id
-          AND (h.customer_id IS NOT NULL OR c.last_contact_at IS NULL OR c.last_contact_at < m.at
-               OR c.first_service_at IS NULL OR c.first_service_at > m.first_at)
+        SET stage = CASE WHEN b.first_out_at IS NOT NULL THEN 'loyal' WHEN b.stage = 'real' THEN 'lifetime'
+                         ELSE c.stage END,
+            entered_lifetime_at = CASE WHEN b.stage = 'real' THEN LEAST(c.entered_lifetime_at, b.first_at)
+                                       ELSE c.entered_lifetime_at END,
+            entered_loyal_at = LEAST(c.entered_loyal_at, b.first_out_at),
+            last_contact_at = GREATEST(c.last_contact_at, s.last_at),
+            first_service_at = LEAST(c.first_service_at, s.first_at),
+            stage_changed_at = GREATEST(c.stage_changed_at, CASE WHEN b.stage = 'real' THEN b.first_at END,
+                                        b.first_out_at),
+            updated_at = CASE WHEN b.stage = 'real' OR b.first_out_at IS NOT NULL THEN now() ELSE c.updated_at END
+        FROM imp_customer s LEFT JOIN imp_buyer b ON b.customer_id = s.customer_id
+        WHERE c.id = s.customer_id
+          AND (b.stage = 'real' OR b.first_out_at IS NOT NULL
+               OR c.last_contact_at IS NULL OR c.last_contact_at < s.last_at
+               OR c.first_service_at IS NULL OR c.first_service_at > s.first_at)
     """)
+    if not updates:
+        return
     # A re-imported visit that moved later or to another customer can move a first visit later: those
     # few customers get theirs recomputed (LEAST above only ever lowers it).
     cursor.execute("""
@@ -536,4 +663,3 @@ def _lifecycle(cursor, user: User | None) -> None:
         WHERE c.id IN (SELECT old_customer_id FROM imp_row
                        WHERE existing_id IS NOT NULL AND (old_customer_id <> customer_id OR old_opened_at < opened_at))
     """)
-    cursor.execute("DROP TABLE imp_hop")
