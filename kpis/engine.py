@@ -23,6 +23,7 @@ import time
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -292,46 +293,53 @@ def _pass_orders(scope: Scope, out: Measures) -> None:
         out.add(store, month, person, ordering_customers=n)
 
 
-def _first_reached_callback(subject: str, subjects: str) -> str:
-    """SQL: the earliest reached callback of each subject in the query `subjects`. A subject has an
-    effective callback within 3 days exactly when its earliest reached one is within 3 days, so one join
-    replaces a probe per row; only the callbacks of the subjects counted are read."""
+def _first_reached_callback(subject: str, scope: Scope, subjects: str) -> str:
+    """SQL: the earliest reached callback of each subject. A subject has an effective callback within 3
+    days exactly when its earliest reached one is within 3 days, so one join replaces a probe per row.
+    A narrow scope reads only the callbacks of the subjects counted (the query `subjects`, which takes
+    the scope's bounds), a wide one every callback of its stores (cheaper than matching millions of ids)."""
+    which = f"cb.{subject} IN ({subjects})" if scope.narrow else f"cb.dealership_id IN ({scope.in_list()})"
     return (f"SELECT cb.{subject} AS subject, MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
-            f"WHERE cb.reached AND cb.{subject} IN ({subjects}) GROUP BY cb.{subject}")
+            f"WHERE cb.reached AND cb.{subject} IS NOT NULL AND {which} GROUP BY cb.{subject}")
+
+
+def _called_within_3_days(table: str, alias: str, subject: str, at: str, scope: Scope) -> tuple[str, str, list]:
+    """The filter of the scope's records by `at`, the join of their first reached callbacks, its params."""
+    where = f"{alias}.dealership_id IN ({scope.in_list()}) AND {alias}.{at} >= %s AND {alias}.{at} < %s"
+    bounds = [scope.utc_from(), scope.utc_to()]
+    first = _first_reached_callback(subject, scope, f"SELECT {alias}.id FROM {table} {alias} WHERE {where}")
+    join = f"LEFT JOIN ({first}) cb ON cb.subject = {alias}.id"
+    return where, join, (bounds * 2 if scope.narrow else bounds)
 
 
 def _pass_deliveries(scope: Scope, out: Measures) -> None:
     """Deliveries in P, their profit with rebate, and how many got a reached callback within 3 days."""
     m = sql_month("o.delivered_at")
-    where = f"o.dealership_id IN ({scope.in_list()}) AND o.delivered_at >= %s AND o.delivered_at < %s"
-    subjects = f"SELECT o.id FROM {T['order']} o WHERE {where}"
+    where, join, params = _called_within_3_days(T["order"], "o", "order_id", "delivered_at", scope)
     sql = f"""
         SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*), SUM(o.gross_profit + o.oem_rebate),
                SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('o.delivered_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['order']} o
         JOIN {T['store']} d ON d.id = o.dealership_id
-        LEFT JOIN ({_first_reached_callback('order_id', subjects)}) cb ON cb.subject = o.id
+        {join}
         WHERE {where}
         GROUP BY o.dealership_id, {m}, o.consultant_id"""
-    bounds = [scope.utc_from(), scope.utc_to()]
-    for store, month, person, n, profit, called in _rows(sql, bounds * 2):
+    for store, month, person, n, profit, called in _rows(sql, params):
         out.add(store, month, person, deliveries=n, delivery_profit=profit, deliveries_called=called)
 
 
 def _pass_service_closed(scope: Scope, out: Measures) -> None:
     m = sql_month("v.closed_at")
-    where = f"v.dealership_id IN ({scope.in_list()}) AND v.closed_at >= %s AND v.closed_at < %s"
-    subjects = f"SELECT v.id FROM {T['service']} v WHERE {where}"
+    where, join, params = _called_within_3_days(T["service"], "v", "service_visit_id", "closed_at", scope)
     sql = f"""
         SELECT v.dealership_id, {m} AS m, v.advisor_id, COUNT(*), SUM(v.revenue),
                SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('v.closed_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['service']} v
         JOIN {T['store']} d ON d.id = v.dealership_id
-        LEFT JOIN ({_first_reached_callback('service_visit_id', subjects)}) cb ON cb.subject = v.id
+        {join}
         WHERE {where}
         GROUP BY v.dealership_id, {m}, v.advisor_id"""
-    bounds = [scope.utc_from(), scope.utc_to()]
-    for store, month, person, n, revenue, called in _rows(sql, bounds * 2):
+    for store, month, person, n, revenue, called in _rows(sql, params):
         out.add(store, month, person, services_closed=n, service_revenue=revenue, services_called=called)
 
 
@@ -654,14 +662,37 @@ def measure(scope: Scope, progress=None) -> Measures:
     if not _is_pg():
         _sqlite_functions()
     out = Measures(lo=scope.lo - 24, hi=scope.hi)
-    for i, step in enumerate(PASSES, 1):
-        started = time.perf_counter()
-        step(scope, out)
-        out.timings[step.__name__] = time.perf_counter() - started
-        if progress:
-            progress(i / len(PASSES))
+    with _sort_memory(WIDE_WORK_MEM if not scope.narrow else None):
+        for i, step in enumerate(PASSES, 1):
+            started = time.perf_counter()
+            step(scope, out)
+            out.timings[step.__name__] = time.perf_counter() - started
+            if progress:
+                progress(i / len(PASSES))
     out.state = out.intervals.finish()
     return out
+
+
+# Sort and hash memory of the database session during a wide recompute: the window passes sort millions of
+# service visits and stage changes by customer, which spill to disk at the default 4 MB. One recompute
+# worker at a time (the task's lock), so this is the database's memory for one query, not per request.
+WIDE_WORK_MEM = "256MB"
+
+
+@contextmanager
+def _sort_memory(amount: str | None):
+    if amount is None or not _is_pg():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem')")
+        (before,), = cursor.fetchall()
+        cursor.execute("SELECT set_config('work_mem', %s, false)", [amount])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', %s, false)", [before])
 
 
 # --- from measures to KPI values ----------------------------------------------------------------------
