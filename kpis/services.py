@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float], None]
 
-# Rows per INSERT: large enough to be fast, small enough for SQLite's variable limit.
-BATCH = 500
+# Rows per INSERT (PostgreSQL sends them as arrays; Django cuts smaller batches for SQLite's variable limit).
+BATCH = 5000
 
 
 def _stable(x: float | None) -> float | None:
