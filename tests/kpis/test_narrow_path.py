@@ -54,6 +54,11 @@ def test_the_narrow_path_is_what_the_full_recompute_says_on_the_demo_history():
     # The first months (a base still forming), one in the middle, and the last ones (the incremental case).
     sample = sorted(set(periods[:2] + periods[len(periods) // 2: len(periods) // 2 + 1] + periods[-3:]))
     assert _each_month_alone_equals_the_full_run(store, sample) > 100
+    # The last NARROW_MONTHS together (what a stale recompute of a recent change asks for) as well.
+    last = periods[-engine.NARROW_MONTHS:]
+    full = _rows(store, last)
+    services.recompute(dealership_ids=[store.pk], periods=last)
+    assert _rows(store, last) == full
 
 
 def test_the_narrow_path_is_what_the_full_recompute_says_on_the_golden_history():
