@@ -214,3 +214,16 @@ def test_a_plain_file_is_read_in_sql_whole(write_csv, run_import, caplog):
         report = run_import("service_visits", path, dealership=store, method="copy")
     assert report.ok, messages(report)
     assert "12 rows read in SQL, 0 handed to the Python parsers" in caplog.text
+
+
+def test_visits_on_either_side_of_a_local_month_end_within_one_utc_day_mark_both_months(write_csv, run_import):
+    # 23:30 on 31 January and 00:30 on 1 February in Shanghai are one UTC day (15:30 and 16:30 on the 31st).
+    rows_store, _ = build_store("ROWS")
+    copy_store, _ = build_store("COPY")
+    StaleMonth.objects.all().delete()
+    rows = [["external_id", "customer", "opened_at", "closed_at"],
+            ["E1", "C1", "2024-01-31 23:30", ""], ["E2", "C2", "2024-02-01 00:30", "2024-03-01 00:10"]]
+    run_import("service_visits", write_csv(rows, name="a.csv"), dealership=rows_store, method="rows")
+    run_import("service_visits", write_csv(rows, name="b.csv"), dealership=copy_store, method="copy")
+    assert snapshot(copy_store)["months"] == snapshot(rows_store)["months"] == [
+        dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)]
