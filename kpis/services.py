@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -152,18 +152,34 @@ def _write_store(store: Dealership, months: list[int], rows: list, figures: list
     periods = [engine.month_date(m) for m in months]
     now = timezone.now()
     KpiValue.objects.filter(dealership=store, period__in=periods).delete()
-    KpiValue.objects.bulk_create(
-        [KpiValue(dealership_id=s, period=engine.month_date(m), code=code, person_id=person, value=_stable(v[0]),
-                  numerator=_stable(v[1]), denominator=_stable(v[2]), computed_at=now)
-         for s, m, person, code, v in rows],
-        batch_size=BATCH,
-    )
+    _kpi_values_insert([(s, engine.month_date(m), code, person, _stable(v[0]), _stable(v[1]), _stable(v[2]), now)
+                        for s, m, person, code, v in rows])
     channel_periods = set(periods) | {f.ends_on.replace(day=1) for f in figures
                                       if f.ends_on.replace(day=1) >= channel_from}
     written = len(rows) + _write_campaigns(store, channel_periods, figures, now)
     _raise_alerts(store, [(engine.month_date(m), code, _stable(v[0])) for _s, m, person, code, v in rows
                           if person is None])
     return written
+
+
+KPI_VALUE_COLUMNS = ["dealership_id", "period", "code", "person_id", "value", "numerator", "denominator",
+                     "computed_at"]
+
+
+def _kpi_values_insert(rows: list[tuple]) -> None:
+    """Insert KPI rows given as tuples of KPI_VALUE_COLUMNS. On PostgreSQL one INSERT … SELECT FROM UNNEST
+    of eight arrays per batch: bulk_create spent ~7 s preparing 48,000 model instances' fields that this
+    sends in ~0.3 s (the values are plain numbers, nothing for the ORM to convert)."""
+    if connection.vendor != "postgresql":
+        KpiValue.objects.bulk_create([KpiValue(**dict(zip(KPI_VALUE_COLUMNS, row))) for row in rows],
+                                     batch_size=BATCH)
+        return
+    types = ["bigint", "date", "varchar", "bigint", "float8", "float8", "float8", "timestamptz"]
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    with connection.cursor() as cursor:
+        for i in range(0, len(rows), BATCH):
+            cursor.execute(f"INSERT INTO {KpiValue._meta.db_table} ({', '.join(KPI_VALUE_COLUMNS)}) "
+                           f"SELECT * FROM UNNEST({arrays})", [list(c) for c in zip(*rows[i:i + BATCH])])
 
 
 def _write_campaigns(store: Dealership, periods: set[dt.date], figures: list[engine.CampaignFigures],
@@ -381,10 +397,8 @@ def _cohorts_refresh(store: Dealership, *, before: int) -> int:
     KpiValue.objects.filter(dealership=store, person=None, code__in=codes,
                             period__in=[engine.month_date(m) for m in months]).delete()
     now = timezone.now()
-    KpiValue.objects.bulk_create(
-        [KpiValue(dealership_id=s, period=engine.month_date(m), code=code, value=_stable(v[0]),
-                  numerator=_stable(v[1]), denominator=_stable(v[2]), computed_at=now) for s, m, _p, code, v in rows],
-        batch_size=BATCH)
+    _kpi_values_insert([(s, engine.month_date(m), code, None, _stable(v[0]), _stable(v[1]), _stable(v[2]), now)
+                        for s, m, _p, code, v in rows])
     return len(rows)
 
 
