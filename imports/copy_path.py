@@ -11,10 +11,10 @@
 3. Write, in SQL, inside the caller's one transaction: UPDATE … FROM and INSERT … SELECT, then the
    lifecycle moves that service_visit_create would have made row by row in time order (buyers only:
    the first visit in warranty → lifetime, the first out of warranty → loyal, with the passage
-   recorded), last contact, and the stale KPI months — with one recompute dispatched at the end. The
-   foreign keys of the visits and history rows written are checked as each INSERT ends, not at commit.
-Every statement's time is logged (`import sql 12.34s …`), and the commit's. tests/imports/test_paths.py
-imports the same files both ways and compares every customer, every history row and every visit.
+   recorded), last contact, and the stale KPI months — with one recompute dispatched at the end.
+Every statement's time is logged (`import sql 12.34s …`), and the commit's, which runs the deferred
+foreign-key checks. tests/imports/test_paths.py imports the same files both ways and compares every
+customer, every history row and every visit.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ import io
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,7 @@ def service_visits_copy(*, table, columns: list[Column | None], report, default_
         with connection.cursor() as cursor:
             # Sorts and hash joins over a million rows: give them memory for this transaction only.
             cursor.execute("SET LOCAL work_mem = '256MB'")
-            # Dates are read by comparing timestamp::text with the cell (_read_cells_sql): ISO output.
+            # Dates are read by comparing timestamp::text with the cell (_copy_raw_csv): ISO output.
             cursor.execute("SET LOCAL datestyle = 'ISO'")
             _create_tables(cursor)
             started = time.monotonic()
@@ -133,7 +132,8 @@ def service_visits_copy(*, table, columns: list[Column | None], report, default_
             # ON COMMIT DROP is not enough when the caller's transaction goes on (tests, a larger job).
             cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
         committing = time.monotonic()
-    # When this was the outermost transaction, the commit runs what deferred checks are left.
+    # When this was the outermost transaction, the commit ran the deferred foreign-key checks of every
+    # written row: a large part of a big import's time (docs/benchmarks.md).
     log.info("import commit %.2fs", time.monotonic() - committing)
     progress(1.0)
 
@@ -592,34 +592,13 @@ def _write(cursor, *, updates: int) -> None:
             FROM imp_row r WHERE sv.id = r.existing_id
         """)
     # In time order, as the row path creates them (and the time-ordered indexes are appended to).
-    with _foreign_keys_checked_at_statement_end(cursor, "aftersales_servicevisit"):
-        cursor.execute("""
-            INSERT INTO aftersales_servicevisit
-                (dealership_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue,
-                 in_warranty)
-            SELECT store_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue,
-                   in_warranty
-            FROM imp_row WHERE existing_id IS NULL ORDER BY opened_at, row_no
-        """)
-
-
-@contextmanager
-def _foreign_keys_checked_at_statement_end(cursor, table: str) -> Iterator[None]:
-    """Check the rows a statement writes against `table`'s deferred foreign keys when it ends, not at
-    commit. As many checks, but they read the rows just written while those are still in shared buffers
-    (not after the customers' update has pushed them out), and the queue of pending checks is freed at
-    once: 48 s → 35 s for 1 M visits and their three keys (docs/benchmarks.md, Import)."""
     cursor.execute("""
-        SELECT string_agg(quote_ident(conname), ', ') FROM pg_constraint
-        WHERE conrelid = %s::regclass AND contype = 'f' AND condeferrable AND condeferred
-    """, [table])
-    names = cursor.fetchone()[0]
-    if names:
-        cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
-    yield
-    # Not reached when the statement failed: the transaction is aborted then, and this would hide why.
-    if names:
-        cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")  # back to how they were created
+        INSERT INTO aftersales_servicevisit
+            (dealership_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue,
+             in_warranty)
+        SELECT store_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue, in_warranty
+        FROM imp_row WHERE existing_id IS NULL ORDER BY opened_at, row_no
+    """)
 
 
 def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
@@ -655,21 +634,19 @@ def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
                     ELSE t.in_warranty END AS first_in_warranty
         FROM locked l JOIN imp_customer s ON s.customer_id = l.id LEFT JOIN tie t ON t.customer_id = s.customer_id
     """)
-    with _foreign_keys_checked_at_statement_end(cursor, "customers_stagechange"):
-        cursor.execute("""
-            INSERT INTO customers_stagechange
-                (customer_id, kind, from_stage, to_stage, at, by_id, reason, recorded_at)
-            SELECT b.customer_id, 'move', h.from_stage, h.to_stage, h.at, %s, h.reason, now()
-            FROM imp_buyer b CROSS JOIN LATERAL (VALUES
-                -- a buyer at 'real': the first visit makes him lifetime (in warranty) or loyal (passing lifetime)
-                (1, 'real', 'lifetime', CASE WHEN b.stage = 'real' THEN b.first_at END,
-                 CASE WHEN b.first_in_warranty THEN 'service_in_warranty' ELSE 'service' END),
-                -- then the first out-of-warranty visit (the first visit itself when it was out of warranty)
-                (2, 'lifetime', 'loyal', b.first_out_at, 'service')
-            ) h(step, from_stage, to_stage, at, reason)
-            WHERE h.at IS NOT NULL
-            ORDER BY h.at, h.step
-        """, [user.pk if user else None])
+    cursor.execute("""
+        INSERT INTO customers_stagechange (customer_id, kind, from_stage, to_stage, at, by_id, reason, recorded_at)
+        SELECT b.customer_id, 'move', h.from_stage, h.to_stage, h.at, %s, h.reason, now()
+        FROM imp_buyer b CROSS JOIN LATERAL (VALUES
+            -- a buyer at 'real': the first visit makes him lifetime (in warranty) or loyal (passing lifetime)
+            (1, 'real', 'lifetime', CASE WHEN b.stage = 'real' THEN b.first_at END,
+             CASE WHEN b.first_in_warranty THEN 'service_in_warranty' ELSE 'service' END),
+            -- then the first out-of-warranty visit (the first visit itself when it was out of warranty)
+            (2, 'lifetime', 'loyal', b.first_out_at, 'service')
+        ) h(step, from_stage, to_stage, at, reason)
+        WHERE h.at IS NOT NULL
+        ORDER BY h.at, h.step
+    """, [user.pk if user else None])
     # One pass over the customers: the moves above (and the latest change they make), the last contact
     # (customer_touch) and the first service visit (customers_first_service_refresh) together.
     cursor.execute("""

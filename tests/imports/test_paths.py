@@ -227,20 +227,3 @@ def test_visits_on_either_side_of_a_local_month_end_within_one_utc_day_mark_both
     run_import("service_visits", write_csv(rows, name="b.csv"), dealership=copy_store, method="copy")
     assert snapshot(copy_store)["months"] == snapshot(rows_store)["months"] == [
         dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)]
-
-
-def test_after_a_copy_import_the_foreign_keys_are_checked_at_commit_again(write_csv, run_import):
-    # The import checks the keys of what it writes when each INSERT ends; the rest of the caller's
-    # transaction keeps Django's deferred checks.
-    from django.db import IntegrityError, transaction
-
-    store, advisor = build_store("FK")
-    report = run_import("service_visits", write_csv(file_rows(advisor.username)), dealership=store, method="copy")
-    assert report.ok, messages(report)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # a visit of no customer is accepted for now: its check waits for the commit...
-        cursor.execute("""INSERT INTO aftersales_servicevisit (dealership_id, customer_id, vin, kind, opened_at,
-                          revenue, in_warranty) VALUES (%s, -1, '', 'repair', now(), 0, false)""", [store.pk])
-        with pytest.raises(IntegrityError):  # ...and fails when asked for
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        transaction.set_rollback(True)
