@@ -75,7 +75,7 @@ def service_visits_copy(*, table, columns: list[Column | None], report, default_
         with connection.cursor() as cursor:
             # Sorts and hash joins over a million rows: give them memory for this transaction only.
             cursor.execute("SET LOCAL work_mem = '256MB'")
-            # Dates are read by comparing timestamp::text with the cell (_copy_raw_csv): ISO output.
+            # Dates are read by comparing timestamp::text with the cell (_read_cells_sql): ISO output.
             cursor.execute("SET LOCAL datestyle = 'ISO'")
             _create_tables(cursor)
             started = time.monotonic()
