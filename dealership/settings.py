@@ -131,6 +131,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The customers' KPI index has INCLUDE columns, which only PostgreSQL uses; SQLite gets its key part.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # No JIT: it compiled the KPI engine's queries for ~100 ms each (their cost estimates pass the JIT
     # threshold) to run them in a few ms; a store-month recompute took 0.6 s instead of 0.35 s.

@@ -539,12 +539,25 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     freq_s = later("w.p4 + 12", "w.m")
     occ_s = later("w.p1 + 12", "w.m")
     occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
+    hi = scope.utc_to()
+    base_sql = f"""
+        SELECT c.id AS cid, c.dealership_id AS store, {sql_month(BASE_AT)} AS bm, {md} AS dm
+        FROM {T['customer']} c JOIN {T['store']} d ON d.id = c.dealership_id
+        WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %s OR c.first_service_at < %s)"""
+    if _is_pg():
+        base, with_base, params = "base", f"base AS MATERIALIZED ({base_sql}),", [hi, hi]
+    else:
+        # SQLite joins a CTE by scanning all of it for every visit (40 s on the demo): an indexed table.
+        base, with_base, params = "temp.kpi_base", "", []
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS temp.kpi_base")
+            until = connection.ops.adapt_datetimefield_value(hi)
+            cursor.execute(f"CREATE TEMP TABLE kpi_base AS {base_sql}", [until, until])
+            cursor.execute("CREATE INDEX temp.kpi_base_cid ON kpi_base (cid)")
+    # MATERIALIZED: `wb` is read by several of the UNION's branches; SQLite would otherwise run the
+    # window (and its Python month function) again for each (PostgreSQL does this by default).
     sql = f"""
-        WITH base AS (
-            SELECT c.id AS cid, c.dealership_id AS store, {sql_month(BASE_AT)} AS bm, {md} AS dm
-            FROM {T['customer']} c JOIN {T['store']} d ON d.id = c.dealership_id
-            WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %s OR c.first_service_at < %s)
-        ),
+        WITH {with_base}
         w AS (
             SELECT v.cid, v.store, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
                    LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
@@ -555,10 +568,10 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
             ) v
             WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
         ),
-        wb AS (
+        wb AS MATERIALIZED (
             SELECT w.store, {s12} AS s12, {s24} AS s24, w.m + 11 AS e12, w.m + 23 AS e24,
                    {old12} AS so, {self12} AS ss, {freq_s} AS fs, w.p3 + 11 AS fe, {occ_s} AS os, {occ_e} AS oe
-            FROM w JOIN base b ON b.cid = w.cid AND b.store = w.store
+            FROM w JOIN {base} b ON b.cid = w.cid AND b.store = w.store
         )
         SELECT store, 'a12', s12, e12, COUNT(*) FROM wb WHERE s12 <= e12 GROUP BY store, s12, e12
         UNION ALL
@@ -572,13 +585,12 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         UNION ALL
         SELECT store, 'occ', os, oe, COUNT(*) FROM wb WHERE os <= oe GROUP BY store, os, oe
         UNION ALL
-        SELECT store, 'base', bm, NULL, COUNT(*) FROM base GROUP BY store, bm
+        SELECT store, 'base', bm, NULL, COUNT(*) FROM {base} GROUP BY store, bm
         UNION ALL
-        SELECT store, 'new', bm, bm, COUNT(*) FROM base GROUP BY store, bm
+        SELECT store, 'new', bm, bm, COUNT(*) FROM {base} GROUP BY store, bm
         UNION ALL
-        SELECT store, 'base_old', bm + 12, NULL, COUNT(*) FROM base GROUP BY store, bm"""
-    hi = scope.utc_to()
-    for store, name, s, e, n in _rows(sql, [hi, hi, scope.utc_from(WINDOW_HISTORY), hi]):
+        SELECT store, 'base_old', bm + 12, NULL, COUNT(*) FROM {base} GROUP BY store, bm"""
+    for store, name, s, e, n in _rows(sql, params + [scope.utc_from(WINDOW_HISTORY), hi]):
         out.intervals.add((store, None, name), s, e, n)
 
 
