@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 
 class StaffPreferencesMiddleware:
@@ -81,3 +85,29 @@ class ContentSecurityPolicyMiddleware:
             "frame-ancestors 'none'",
         ]))
         return response
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's, except that a session which cannot be saved because the database is down gives a 503,
+    not Django's 400 "session deleted before the request completed": the session is saved after every
+    request (the idle timeout), so a request that began just before the database went away ended as a
+    Bad Request, which is neither true nor something to retry."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as error:
+            if not _database_down(error):
+                raise
+            answer = HttpResponse(_("The database is not reachable at the moment. Please try again shortly."),
+                                  status=503, content_type="text/plain; charset=utf-8")
+            answer["Retry-After"] = "5"
+            return answer
+
+
+def _database_down(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, (OperationalError, InterfaceError)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

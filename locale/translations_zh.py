@@ -598,4 +598,6 @@ ZH = {
     "Address": "IP 地址",
     "no": "否",
     "system": "系统",
+    # --- reliability ---
+    "The database is not reachable at the moment. Please try again shortly.": "数据库暂时无法连接，请稍后重试。",
 }
