@@ -18,6 +18,7 @@ How it is organised
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import time
 import zoneinfo
@@ -77,19 +78,51 @@ def _is_pg() -> bool:
     return connection.vendor == "postgresql"
 
 
-def sql_month(ts: str, tz: str = "d.timezone") -> str:
-    """SQL for the local month index of timestamp `ts` in the zone named by column `tz`."""
-    if _is_pg():
-        return (f"(CAST(EXTRACT(YEAR FROM ({ts} AT TIME ZONE {tz})) AS INTEGER) * 12"
-                f" + CAST(EXTRACT(MONTH FROM ({ts} AT TIME ZONE {tz})) AS INTEGER) - 1)")
-    return f"kpi_month({ts}, {tz})"
+def FENCE() -> str:  # noqa: N802 (reads as the SQL keyword it stands for)
+    """Ends a subquery that computes local months, so that PostgreSQL computes them below a sort rather than
+    after it: flattened, the sort would carry every row's calendar (an array of month starts) to disk."""
+    return "OFFSET 0" if _is_pg() else ""
 
 
-def sql_day(ts: str, tz: str = "d.timezone") -> str:
-    """SQL for the local date of `ts` as a day number (days since 2000-01-01)."""
+def sql_month(ts: str, d: str = "d") -> str:
+    """SQL for the local month index of timestamp `ts` in the store of the calendar row `d` (Scope.calendar).
+
+    PostgreSQL: a binary search of the store's month starts (`width_bucket`), about 20 times cheaper
+    than `AT TIME ZONE` and two EXTRACTs per row (measured: 0.08 against 1.7 µs a row), which matters
+    over millions of rows. An instant before the calendar's first month gives the month before it,
+    one after its last the month after it (see CALENDAR_BACK)."""
     if _is_pg():
-        return f"(CAST(({ts} AT TIME ZONE {tz}) AS DATE) - DATE '2000-01-01')"
-    return f"kpi_day({ts}, {tz})"
+        return f"({d}.lo + width_bucket({ts}, {d}.bounds) - 1)"
+    return f"kpi_month({ts}, {d}.timezone)"
+
+
+def sql_day(ts: str, d: str = "d") -> str:
+    """SQL for the local date of `ts` as a day number (days since 2000-01-01). PostgreSQL: plain arithmetic
+    on the epoch where the store's zone keeps one UTC offset over the calendar (`off`, Asia/Shanghai),
+    `AT TIME ZONE` where it does not (a zone with daylight saving time)."""
+    if _is_pg():
+        return (f"COALESCE(floor((date_part('epoch', {ts}) + {d}.off) / 86400) - {EPOCH_DAYS_1970},"
+                f" CAST(({ts} AT TIME ZONE {d}.timezone) AS DATE) - DATE '2000-01-01')")
+    return f"kpi_day({ts}, {d}.timezone)"
+
+
+EPOCH_DAYS_1970 = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
+# The calendar of a scope reaches this many months before its first month: an instant before that is put
+# in the month before the calendar, and every run the passes derive from such a month (+12, +24 months)
+# still ends before any month a KPI reads (12 months before the first requested one at the earliest).
+CALENDAR_BACK = 36
+
+
+@functools.lru_cache(maxsize=256)
+def _fixed_offset(tz: zoneinfo.ZoneInfo, first: dt.datetime, last: dt.datetime) -> float | None:
+    """The zone's UTC offset in seconds if it is the same at every 6 hours from `first` to `last`, else None
+    (no zone changes its offset twice within six hours)."""
+    offsets = set()
+    instant = first
+    while instant <= last and len(offsets) < 2:
+        offsets.add(instant.astimezone(tz).utcoffset())
+        instant += dt.timedelta(hours=6)
+    return offsets.pop().total_seconds() if len(offsets) == 1 else None
 
 
 def sql_date_month(col: str) -> str:
@@ -253,6 +286,28 @@ class Scope:
     def in_list(self) -> str:
         return ", ".join(str(int(i)) for i in self.ids)
 
+    def calendar(self, alias: str = "d") -> str:
+        """A relation `alias` of the scope's stores to join on its `id`: on PostgreSQL, per store, its zone
+        (`timezone`), the month index `lo` of the first of its month starts `bounds` (UTC instants, from
+        CALENDAR_BACK months before the scope to the month after it), and its fixed UTC offset `off` (NULL
+        for a zone with daylight saving time), read by sql_month and sql_day; on SQLite the store table."""
+        if not _is_pg():
+            return f"{T['store']} {alias}"
+        return f"(VALUES {self._calendar_rows}) AS {alias} (id, timezone, lo, bounds, off)"
+
+    @functools.cached_property
+    def _calendar_rows(self) -> str:
+        first, last = self.lo - CALENDAR_BACK, self.hi + 1
+        rows = []
+        for store in self.ids:
+            tz = self.tz[store]
+            bounds = [month_start_utc(m, tz) for m in range(first, last + 1)]
+            off = _fixed_offset(tz, bounds[0], bounds[-1])
+            rows.append(f"({int(store)}, '{tz.key}', {first}, "
+                        f"'{{{','.join(b.isoformat() for b in bounds)}}}'::timestamptz[], "
+                        f"{'NULL' if off is None else off}::float8)")
+        return ", ".join(rows)
+
     @property
     def narrow(self) -> bool:
         """A few months of each store (the incremental recompute of a recent change): the state passes
@@ -276,7 +331,7 @@ def _pass_orders(scope: Scope, out: Measures) -> None:
         SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*),
                SUM(CASE WHEN c.referred_by_id IS NOT NULL THEN 1 ELSE 0 END)
         FROM {T['order']} o
-        JOIN {T['store']} d ON d.id = o.dealership_id
+        JOIN {scope.calendar()} ON d.id = o.dealership_id
         JOIN {T['customer']} c ON c.id = o.customer_id
         WHERE o.dealership_id IN ({scope.in_list()}) AND o.ordered_at >= %s AND o.ordered_at < %s
         GROUP BY o.dealership_id, {m}, o.consultant_id"""
@@ -285,7 +340,7 @@ def _pass_orders(scope: Scope, out: Measures) -> None:
     sql = f"""
         SELECT o.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT o.customer_id)
         FROM {T['order']} o
-        JOIN {T['store']} d ON d.id = o.dealership_id
+        JOIN {scope.calendar()} ON d.id = o.dealership_id
         JOIN {T['customer']} c ON c.id = o.customer_id
         WHERE o.dealership_id IN ({scope.in_list()}) AND o.ordered_at >= %s AND o.ordered_at < %s
         GROUP BY o.dealership_id, {m}, c.consultant_id"""
@@ -293,23 +348,23 @@ def _pass_orders(scope: Scope, out: Measures) -> None:
         out.add(store, month, person, ordering_customers=n)
 
 
-def _first_reached_callback(subject: str, scope: Scope, subjects: str) -> str:
-    """SQL: the earliest reached callback of each subject. A subject has an effective callback within 3
-    days exactly when its earliest reached one is within 3 days, so one join replaces a probe per row.
-    A narrow scope reads only the callbacks of the subjects counted (the query `subjects`, which takes
-    the scope's bounds), a wide one every callback of its stores (cheaper than matching millions of ids)."""
-    which = f"cb.{subject} IN ({subjects})" if scope.narrow else f"cb.dealership_id IN ({scope.in_list()})"
-    return (f"SELECT cb.{subject} AS subject, MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
-            f"WHERE cb.reached AND cb.{subject} IS NOT NULL AND {which} GROUP BY cb.{subject}")
-
-
 def _called_within_3_days(table: str, alias: str, subject: str, at: str, scope: Scope) -> tuple[str, str, list]:
-    """The filter of the scope's records by `at`, the join of their first reached callbacks, its params."""
+    """The filter of the scope's records by `at`, the join of their first reached callbacks, its params.
+
+    A subject has an effective callback within 3 days exactly when its earliest reached one is within 3
+    days, so one join replaces a probe per callback. A narrow scope (a few thousand subjects) looks each
+    subject's callbacks up in the subject's index (a lateral join); a wide one groups every callback of
+    its stores once (cheaper than millions of index probes)."""
     where = f"{alias}.dealership_id IN ({scope.in_list()}) AND {alias}.{at} >= %s AND {alias}.{at} < %s"
-    bounds = [scope.utc_from(), scope.utc_to()]
-    first = _first_reached_callback(subject, scope, f"SELECT {alias}.id FROM {table} {alias} WHERE {where}")
-    join = f"LEFT JOIN ({first}) cb ON cb.subject = {alias}.id"
-    return where, join, (bounds * 2 if scope.narrow else bounds)
+    if scope.narrow and _is_pg():
+        join = (f"LEFT JOIN LATERAL (SELECT MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
+                f"WHERE cb.{subject} = {alias}.id AND cb.reached) cb ON TRUE")
+    else:
+        first = (f"SELECT cb.{subject} AS subject, MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
+                 f"WHERE cb.reached AND cb.{subject} IS NOT NULL AND cb.dealership_id IN ({scope.in_list()}) "
+                 f"GROUP BY cb.{subject}")
+        join = f"LEFT JOIN ({first}) cb ON cb.subject = {alias}.id"
+    return where, join, [scope.utc_from(), scope.utc_to()]
 
 
 def _pass_deliveries(scope: Scope, out: Measures) -> None:
@@ -320,7 +375,7 @@ def _pass_deliveries(scope: Scope, out: Measures) -> None:
         SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*), SUM(o.gross_profit + o.oem_rebate),
                SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('o.delivered_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['order']} o
-        JOIN {T['store']} d ON d.id = o.dealership_id
+        JOIN {scope.calendar()} ON d.id = o.dealership_id
         {join}
         WHERE {where}
         GROUP BY o.dealership_id, {m}, o.consultant_id"""
@@ -335,7 +390,7 @@ def _pass_service_closed(scope: Scope, out: Measures) -> None:
         SELECT v.dealership_id, {m} AS m, v.advisor_id, COUNT(*), SUM(v.revenue),
                SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('v.closed_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['service']} v
-        JOIN {T['store']} d ON d.id = v.dealership_id
+        JOIN {scope.calendar()} ON d.id = v.dealership_id
         {join}
         WHERE {where}
         GROUP BY v.dealership_id, {m}, v.advisor_id"""
@@ -353,7 +408,7 @@ def _pass_visits(scope: Scope, out: Measures) -> None:
                SUM(CASE WHEN v.kind = 'online' THEN 1 ELSE 0 END),
                SUM(CASE WHEN v.kind = 'showroom' THEN 1 ELSE 0 END)
         FROM {T['visit']} v
-        JOIN {T['store']} d ON d.id = v.dealership_id
+        JOIN {scope.calendar()} ON d.id = v.dealership_id
         WHERE v.dealership_id IN ({scope.in_list()}) AND v.occurred_at >= %s AND v.occurred_at < %s
         GROUP BY v.dealership_id, {m}"""
     if scope.narrow:
@@ -371,14 +426,14 @@ def _pass_test_drives(scope: Scope, out: Measures) -> None:
     where = f"t.dealership_id IN ({scope.in_list()}) AND t.occurred_at >= %s AND t.occurred_at < %s"
     sql = f"""
         SELECT t.dealership_id, {m} AS m, t.consultant_id, COUNT(*)
-        FROM {T['testdrive']} t JOIN {T['store']} d ON d.id = t.dealership_id
+        FROM {T['testdrive']} t JOIN {scope.calendar()} ON d.id = t.dealership_id
         WHERE {where} GROUP BY t.dealership_id, {m}, t.consultant_id"""
     for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
         out.add(store, month, person, test_drives=n)
     # A customer figure: broken down by the customer's consultant, which keeps the distinct count additive.
     sql = f"""
         SELECT t.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT t.customer_id)
-        FROM {T['testdrive']} t JOIN {T['store']} d ON d.id = t.dealership_id
+        FROM {T['testdrive']} t JOIN {scope.calendar()} ON d.id = t.dealership_id
         JOIN {T['customer']} c ON c.id = t.customer_id
         WHERE {where} GROUP BY t.dealership_id, {m}, c.consultant_id"""
     for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
@@ -395,17 +450,17 @@ def _pass_funnel(scope: Scope, out: Measures) -> None:
     # Customers who entered any lower stage in the months asked for: cheap comparisons on each row first,
     # so that only those few are multiplied by the gates and converted to local months (a store-month).
     entered = " OR ".join(f"(c.entered_{lo}_at >= %s AND c.entered_{lo}_at < %s)" for _, (lo, _hi) in gates)
-    m = sql_month("x.lower_at", "x.tz")
+    m = sql_month("x.lower_at")
     sql = f"""
         SELECT x.store, x.person, x.i, {m} AS m, COUNT(*), COUNT(x.upper_at)
         FROM (
-            SELECT c.dealership_id AS store, c.consultant_id AS person, g.i, d.timezone AS tz,
+            SELECT c.dealership_id AS store, c.consultant_id AS person, g.i,
                    CASE g.i {lower} END AS lower_at, CASE g.i {upper} END AS upper_at
             FROM {T['customer']} c
-            JOIN {T['store']} d ON d.id = c.dealership_id
             CROSS JOIN ({g}) g
             WHERE c.dealership_id IN ({scope.in_list()}) AND ({entered})
         ) x
+        JOIN {scope.calendar()} ON d.id = x.store
         WHERE x.lower_at >= %s AND x.lower_at < %s
         GROUP BY x.store, x.person, x.i, {m}"""
     bounds = [scope.utc_from(), scope.utc_to()]
@@ -422,7 +477,7 @@ def _pass_lost(scope: Scope, out: Measures) -> None:
         SELECT c.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT s.customer_id)
         FROM {T['stagechange']} s
         JOIN {T['customer']} c ON c.id = s.customer_id
-        JOIN {T['store']} d ON d.id = c.dealership_id
+        JOIN {scope.calendar()} ON d.id = c.dealership_id
         WHERE c.dealership_id IN ({scope.in_list()}) AND s.kind = 'lost' AND s.from_stage = 'target'
           AND s.at >= %s AND s.at < %s {recent}
         GROUP BY c.dealership_id, {m}, c.consultant_id"""
@@ -446,18 +501,22 @@ def _pass_stages(scope: Scope, out: Measures) -> None:
     if scope.narrow:
         _stages_at_each_E(scope, out)
         return
-    m = sql_month("s.at")
     last = "LEAD(s.id) OVER w IS NULL"
     sql = f"""
         SELECT h.store, h.person, h.stage, h.m, h.nm, COUNT(*)
         FROM (
-            SELECT c.dealership_id AS store, c.consultant_id AS person, {m} AS m, LEAD({m}) OVER w AS nm,
-                   CASE WHEN {last} THEN c.stage ELSE s.to_stage END AS stage,
-                   CASE WHEN {last} THEN (CASE WHEN c.is_lost THEN 1 ELSE 0 END) ELSE {LOST_SUM} OVER w END AS lost
-            FROM {T['stagechange']} s
-            JOIN {T['customer']} c ON c.id = s.customer_id
-            JOIN {T['store']} d ON d.id = c.dealership_id
-            WHERE c.dealership_id IN ({scope.in_list()})
+            SELECT s.store, s.person, s.m, LEAD(s.m) OVER w AS nm,
+                   CASE WHEN {last} THEN s.stage_now ELSE s.to_stage END AS stage,
+                   CASE WHEN {last} THEN s.lost_now ELSE {LOST_SUM} OVER w END AS lost
+            FROM (
+                SELECT s.id, s.customer_id, s.at, s.kind, s.to_stage, c.dealership_id AS store,
+                       c.consultant_id AS person, c.stage AS stage_now,
+                       CASE WHEN c.is_lost THEN 1 ELSE 0 END AS lost_now, {sql_month("s.at")} AS m
+                FROM {T['stagechange']} s
+                JOIN {T['customer']} c ON c.id = s.customer_id
+                JOIN {scope.calendar()} ON d.id = c.dealership_id
+                WHERE c.dealership_id IN ({scope.in_list()}) {FENCE()}
+            ) s
             WINDOW w AS (PARTITION BY s.customer_id ORDER BY s.at, s.id)
         ) h
         WHERE h.lost = 0 AND (h.nm IS NULL OR h.nm > h.m)
@@ -475,27 +534,33 @@ def _stages_at_each_E(scope: Scope, out: Measures) -> None:
     state; only those with a later one (few, for a recent E) have their history before E read. Both
     come from the store's entries of the customers' KPI index. A customer is known from his first change
     on, which is when he entered `market`."""
+    wanted = sorted({(store, k, tz) for store, m, tz in scope.store_months() for k in (m - 1, m)},
+                    key=lambda x: (x[0], x[1]))
+    # Every (store, month, E) at once: one read of the KPI index; the few customers changed since E have
+    # their latest change before E and their losses looked up in the history's (customer, at) index.
+    ends = " UNION ALL ".join("SELECT %s AS store, %s AS m, %s AS at" for _ in wanted)
+    params = [x for store, m, tz in wanted for x in (store, m, month_start_utc(m + 1, tz))]
     sql = f"""
-        SELECT c.consultant_id, c.stage, COUNT(*) FROM {T['customer']} c
-        WHERE c.dealership_id = %s AND NOT c.is_lost AND c.entered_market_at < %s AND c.stage_changed_at < %s
-        GROUP BY c.consultant_id, c.stage
+        SELECT e.store, e.m, c.consultant_id, c.stage, COUNT(*)
+        FROM {T['customer']} c JOIN ({ends}) e
+          ON e.store = c.dealership_id AND c.entered_market_at < e.at AND c.stage_changed_at < e.at
+        WHERE c.dealership_id IN ({scope.in_list()}) AND NOT c.is_lost
+        GROUP BY e.store, e.m, c.consultant_id, c.stage
         UNION ALL
-        SELECT h.person, h.stage, COUNT(*) FROM (
-            SELECT c.consultant_id AS person, s.to_stage AS stage,
-                   ROW_NUMBER() OVER (PARTITION BY s.customer_id ORDER BY s.at DESC, s.id DESC) AS rn,
-                   {LOST_SUM} OVER (PARTITION BY s.customer_id) AS lost
-            FROM {T['customer']} c JOIN {T['stagechange']} s ON s.customer_id = c.id AND s.at < %s
-            WHERE c.dealership_id = %s AND c.stage_changed_at >= %s
+        SELECT h.store, h.m, h.person, h.stage, COUNT(*) FROM (
+            SELECT e.store, e.m, c.consultant_id AS person,
+                   (SELECT s.to_stage FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at
+                    ORDER BY s.at DESC, s.id DESC LIMIT 1) AS stage,
+                   (SELECT {LOST_SUM} FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at) AS lost
+            FROM {T['customer']} c JOIN ({ends}) e ON e.store = c.dealership_id AND c.stage_changed_at >= e.at
+            WHERE c.dealership_id IN ({scope.in_list()})
         ) h
-        WHERE h.rn = 1 AND h.lost = 0
-        GROUP BY h.person, h.stage"""
-    wanted = {(store, k, tz) for store, m, tz in scope.store_months() for k in (m - 1, m)}
-    for store, m, tz in sorted(wanted, key=lambda x: (x[0], x[1])):
-        e = month_start_utc(m + 1, tz)
-        for person, stage, n in _rows(sql, [store, e, e, e, store, e]):
-            out.intervals.add((store, None, f"stage_{stage}"), m, m, n)
-            if person is not None:
-                out.intervals.add((store, person, f"stage_{stage}"), m, m, n)
+        WHERE h.stage IS NOT NULL AND h.lost = 0
+        GROUP BY h.store, h.m, h.person, h.stage"""
+    for store, m, person, stage, n in _rows(sql, params * 2):
+        out.intervals.add((store, None, f"stage_{stage}"), m, m, n)
+        if person is not None:
+            out.intervals.add((store, person, f"stage_{stage}"), m, m, n)
 
 
 # Visits opened before this many months ahead of the first requested month cannot change a window
@@ -534,15 +599,15 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         return f"CASE WHEN {a} > {b} THEN {a} ELSE {b} END"
 
     s12, s24 = later("w.p1 + 12", "w.m"), later("w.p1 + 24", "w.m")
-    old12 = later("b.bm + 12", s12)
-    self12 = f"CASE WHEN b.dm IS NOT NULL THEN {later('b.dm', s12)} END"  # NULL: never delivered, never counts
+    old12 = later("w.bm + 12", s12)
+    self12 = f"CASE WHEN w.dm IS NOT NULL THEN {later('w.dm', s12)} END"  # NULL: never delivered, never counts
     freq_s = later("w.p4 + 12", "w.m")
     occ_s = later("w.p1 + 12", "w.m")
     occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
     hi = scope.utc_to()
     base_sql = f"""
         SELECT c.id AS cid, c.dealership_id AS store, {sql_month(BASE_AT)} AS bm, {md} AS dm
-        FROM {T['customer']} c JOIN {T['store']} d ON d.id = c.dealership_id
+        FROM {T['customer']} c JOIN {scope.calendar()} ON d.id = c.dealership_id
         WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %s OR c.first_service_at < %s)"""
     if _is_pg():
         base, with_base, params = "base", f"base AS MATERIALIZED ({base_sql}),", [hi, hi]
@@ -559,19 +624,22 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     sql = f"""
         WITH {with_base}
         w AS (
-            SELECT v.cid, v.store, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
+            SELECT v.store, v.m, v.bm, v.dm, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
                    LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
             FROM (
-                SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m
-                FROM {T['service']} v JOIN {T['store']} d ON d.id = v.dealership_id
-                WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s
+                SELECT v.id, v.cid, v.store, v.m, b.bm, b.dm
+                FROM (
+                    SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m
+                    FROM {T['service']} v JOIN {scope.calendar()} ON d.id = v.dealership_id
+                    WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s {FENCE()}
+                ) v JOIN {base} b ON b.cid = v.cid
             ) v
             WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
         ),
         wb AS MATERIALIZED (
             SELECT w.store, {s12} AS s12, {s24} AS s24, w.m + 11 AS e12, w.m + 23 AS e24,
                    {old12} AS so, {self12} AS ss, {freq_s} AS fs, w.p3 + 11 AS fe, {occ_s} AS os, {occ_e} AS oe
-            FROM w JOIN {base} b ON b.cid = w.cid AND b.store = w.store
+            FROM w
         )
         SELECT store, 'a12', s12, e12, COUNT(*) FROM wb WHERE s12 <= e12 GROUP BY store, s12, e12
         UNION ALL
@@ -674,7 +742,7 @@ def measure(scope: Scope, progress=None) -> Measures:
     if not _is_pg():
         _sqlite_functions()
     out = Measures(lo=scope.lo - 24, hi=scope.hi)
-    with _sort_memory(WIDE_WORK_MEM if not scope.narrow else None):
+    with _session_settings(NARROW_SETTINGS if scope.narrow else WIDE_SETTINGS):
         for i, step in enumerate(PASSES, 1):
             started = time.perf_counter()
             step(scope, out)
@@ -685,26 +753,32 @@ def measure(scope: Scope, progress=None) -> Measures:
     return out
 
 
-# Sort and hash memory of the database session during a wide recompute: the window passes sort millions of
-# service visits and stage changes by customer, which spill to disk at the default 4 MB. One recompute
-# worker at a time (the task's lock), so this is the database's memory for one query, not per request.
-WIDE_WORK_MEM = "256MB"
+# Database session settings while the passes run (PostgreSQL).
+# Wide: the window passes sort millions of service visits and stage changes by customer, which spill to
+# disk at the default 4 MB of sort memory. One recompute worker at a time (the task's lock), so this is
+# the database's memory for one query, not per request.
+WIDE_SETTINGS = {"work_mem": "256MB"}
+# Narrow: every query reads a few thousand index entries in a few milliseconds, less than it takes to
+# start parallel workers (≈ 10 ms each time a plan gathers).
+NARROW_SETTINGS = {"max_parallel_workers_per_gather": "0"}
 
 
 @contextmanager
-def _sort_memory(amount: str | None):
-    if amount is None or not _is_pg():
+def _session_settings(values: dict[str, str]):
+    if not _is_pg():
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('work_mem')")
-        (before,), = cursor.fetchall()
-        cursor.execute("SELECT set_config('work_mem', %s, false)", [amount])
+        cursor.execute("SELECT " + ", ".join("current_setting(%s)" for _ in values), list(values))
+        before = dict(zip(values, cursor.fetchone()))
+        cursor.execute("SELECT " + ", ".join("set_config(%s, %s, false)" for _ in values),
+                       [x for item in values.items() for x in item])
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('work_mem', %s, false)", [before])
+            cursor.execute("SELECT " + ", ".join("set_config(%s, %s, false)" for _ in before),
+                           [x for item in before.items() for x in item])
 
 
 # --- from measures to KPI values ----------------------------------------------------------------------

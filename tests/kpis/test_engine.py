@@ -88,6 +88,27 @@ def test_a_reached_callback_on_day_three_counts_on_day_four_not_and_unreached_ne
     assert kpis.row(store, 2025, 3, "callback_3d_sales", person=consultant).value == pytest.approx(1 / 3)
 
 
+def test_the_3_day_boundary_follows_a_daylight_saving_change_in_the_stores_zone(kpis):
+    # London moves to BST on 30 March 2025: 00:30 local on 31 March is 23:30 UTC on the 30th, so a UTC
+    # (or fixed-offset) day would wrongly put that callback on day 3 after a delivery on the 27th.
+    london = zoneinfo.ZoneInfo("Europe/London")
+    store = DealershipFactory(timezone="Europe/London")
+    delivered = local(2025, 3, 27, 12, 0, tz=london)
+    day3 = _buyer(store, ordered=local(2025, 3, 20, tz=london), delivered=delivered)
+    day4 = _buyer(store, ordered=local(2025, 3, 20, tz=london), delivered=delivered)
+    callback_create(order=day3, completed_at=local(2025, 3, 30, 23, 30, tz=london), reached=True)
+    callback_create(order=day4, completed_at=local(2025, 3, 31, 0, 30, tz=london), reached=True)
+    kpis.recompute(store, month(2025, 3))
+    row = kpis.row(store, 2025, 3, "callback_3d_sales")
+    assert (row.numerator, row.denominator) == (1, 2)
+
+
+def test_a_zone_keeps_a_fixed_offset_only_without_daylight_saving_time():
+    first, last = dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert engine._fixed_offset(zoneinfo.ZoneInfo("Asia/Shanghai"), first, last) == 8 * 3600
+    assert engine._fixed_offset(zoneinfo.ZoneInfo("Europe/London"), first, last) is None
+
+
 def test_the_service_callback_counts_from_the_closing_date(store, advisor, kpis):
     customer = customer_create(dealership=store, created_at=local(2025, 1, 1))
     visit = service_visit_create(customer=customer, advisor=advisor, opened_at=local(2025, 2, 27),

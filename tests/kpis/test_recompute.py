@@ -50,6 +50,27 @@ def test_recomputing_twice_leaves_the_same_rows(store):
 
 
 @pytest.mark.django_db
+def test_a_recompute_rewrites_only_the_values_that_changed(store):
+    _history(store, 4)
+    services.recompute(dealership_ids=[store.pk])
+    before = {(r.period, r.code, r.person_id): r for r in KpiValue.objects.filter(dealership=store)}
+    visit_create(dealership=store, kind="showroom", occurred_at=local(2025, 2, 20))
+    services.recompute(dealership_ids=[store.pk])
+    after = {(r.period, r.code, r.person_id): r for r in KpiValue.objects.filter(dealership=store)}
+    assert after.keys() == before.keys()
+    changed = {key for key in after if after[key].pk != before[key].pk}
+    # February's traffic, and what divides by it; a year on, the growth on February (no traffic then: none).
+    assert (month(2025, 2), "traffic", None) in changed
+    assert after[(month(2025, 2), "traffic", None)].value == before[(month(2025, 2), "traffic", None)].value + 1
+    assert (month(2025, 3), "traffic", None) not in changed and (month(2025, 2), "orders", None) not in changed
+    for key in changed:
+        assert (after[key].value, after[key].numerator, after[key].denominator) != \
+            (before[key].value, before[key].numerator, before[key].denominator), key
+    for key in after.keys() - changed:
+        assert after[key].computed_at == before[key].computed_at, key
+
+
+@pytest.mark.django_db
 def test_the_query_count_of_one_store_month_does_not_grow_with_customers(store, other_store):
     _history(store, 3)
     _history(other_store, 12)
