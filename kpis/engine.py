@@ -102,8 +102,8 @@ def sql_day(ts: str, d: str = "d") -> str:
     `AT TIME ZONE` where it does not (a zone with daylight saving time)."""
     if _is_pg():
         return (f"COALESCE(floor((date_part('epoch', {ts}) + {d}.off) / 86400) - {EPOCH_DAYS_1970},"
-                f" CAST(({ts} AT TIME ZONE {d}.timezone) AS DATE) - DATE '2000-01-01')")
-    return f"kpi_day({ts}, {d}.timezone)"
+                f" {sql_day_in_zone(ts, f'{d}.timezone')})")
+    return sql_day_in_zone(ts, f"{d}.timezone")
 
 
 EPOCH_DAYS_1970 = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
@@ -123,6 +123,13 @@ def _fixed_offset(tz: zoneinfo.ZoneInfo, first: dt.datetime, last: dt.datetime) 
         offsets.add(instant.astimezone(tz).utcoffset())
         instant += dt.timedelta(hours=6)
     return offsets.pop().total_seconds() if len(offsets) == 1 else None
+
+
+def sql_day_in_zone(ts: str, tz: str) -> str:
+    """SQL for the local date of `ts` in the zone named by the column `tz`, as a day number."""
+    if _is_pg():
+        return f"(CAST(({ts} AT TIME ZONE {tz}) AS DATE) - DATE '2000-01-01')"
+    return f"kpi_day({ts}, {tz})"
 
 
 def sql_date_month(col: str) -> str:
@@ -1006,27 +1013,47 @@ def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[i
     if deals_end_before is not None:  # only those a first call with a later `first` did not return
         where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} < %s")
         params.append(deals_end_before)
-    deal_end = sql_midnight(sql_date_add("c.ends_on", days="c.cycle_days + 1"))
+    # Deals: one join of the campaigns' leads with their orders. The fallback contribution: the stores'
+    # deliveries summed per local day once, then each campaign's 12 months of days (rather than every
+    # delivery of those months again for each of a store's campaigns, one every ten days or so).
     sql = f"""
+        WITH camp AS MATERIALIZED (
+            SELECT c.id, c.dealership_id, c.channel, c.ends_on, c.starts_on, c.contribution_per_deal,
+                   {sql_midnight(sql_date_add("c.ends_on", days="c.cycle_days + 1"))} AS deal_end,
+                   {sql_date_day(sql_date_add('c.starts_on', months=-12))} AS base_from,
+                   {sql_date_day('c.starts_on')} AS base_to,
+                   {sql_midnight(sql_date_add('c.starts_on', months=-12))} AS base_from_at,
+                   {sql_midnight('c.starts_on')} AS base_to_at
+            FROM {T['campaign']} c JOIN {T['store']} d ON d.id = c.dealership_id
+            {'WHERE ' + ' AND '.join(where) if where else ''}
+        ),
+        deals AS (
+            SELECT k.id, COUNT(*) AS n, SUM(o.gross_profit + o.oem_rebate) AS profit
+            FROM camp k JOIN {T['customer']} l ON l.campaign_id = k.id JOIN {T['order']} o ON o.customer_id = l.id
+            WHERE o.ordered_at < k.deal_end GROUP BY k.id
+        ),
+        daily AS MATERIALIZED (
+            SELECT o.dealership_id AS store, {sql_day_in_zone('o.delivered_at', 'd.timezone')} AS day,
+                   SUM(o.gross_profit + o.oem_rebate) AS profit, COUNT(*) AS n
+            FROM {T['order']} o JOIN {T['store']} d ON d.id = o.dealership_id
+            WHERE o.dealership_id IN (SELECT k.dealership_id FROM camp k WHERE k.contribution_per_deal IS NULL)
+              AND o.delivered_at >= (SELECT MIN(k.base_from_at) FROM camp k)
+              AND o.delivered_at < (SELECT MAX(k.base_to_at) FROM camp k)
+            GROUP BY o.dealership_id, {sql_day_in_zone('o.delivered_at', 'd.timezone')}
+        ),
+        contribution AS (
+            SELECT k.id, SUM(y.profit) * 1.0 / SUM(y.n) AS per_deal
+            FROM camp k JOIN daily y ON y.store = k.dealership_id AND y.day >= k.base_from AND y.day < k.base_to
+            WHERE k.contribution_per_deal IS NULL GROUP BY k.id
+        )
         SELECT c.id, c.dealership_id, c.channel, c.ends_on,
             (SELECT SUM(k.amount) FROM {T['cost']} k WHERE k.campaign_id = c.id),
             (SELECT COUNT(*) FROM {T['visit']} v WHERE v.campaign_id = c.id),
             (SELECT COUNT(*) FROM {T['visit']} v WHERE v.campaign_id = c.id AND v.customer_id IS NOT NULL),
             (SELECT COUNT(*) FROM {T['visit']} v WHERE v.campaign_id = c.id AND v.invited),
             (SELECT COUNT(*) FROM {T['customer']} l WHERE l.campaign_id = c.id),
-            (SELECT COUNT(*) FROM {T['order']} o JOIN {T['customer']} l ON l.id = o.customer_id
-             WHERE l.campaign_id = c.id AND o.ordered_at < {deal_end}),
-            (SELECT SUM(o.gross_profit + o.oem_rebate) FROM {T['order']} o
-             JOIN {T['customer']} l ON l.id = o.customer_id
-             WHERE l.campaign_id = c.id AND o.ordered_at < {deal_end}),
-            CASE WHEN c.contribution_per_deal IS NULL THEN
-                (SELECT AVG(o.gross_profit + o.oem_rebate) FROM {T['order']} o
-                 WHERE o.dealership_id = c.dealership_id
-                   AND o.delivered_at >= {sql_midnight(sql_date_add('c.starts_on', months=-12))}
-                   AND o.delivered_at < {sql_midnight('c.starts_on')})
-            END
-        FROM {T['campaign']} c JOIN {T['store']} d ON d.id = c.dealership_id
-        {'WHERE ' + ' AND '.join(where) if where else ''}"""
+            COALESCE(x.n, 0), x.profit, y.per_deal
+        FROM camp c LEFT JOIN deals x ON x.id = c.id LEFT JOIN contribution y ON y.id = c.id"""
     out = []
     for row in _rows(sql, params):
         cid, store, channel, ends_on, *nums, contribution = row
