@@ -541,33 +541,37 @@ def _stages_at_each_E(scope: Scope, out: Measures) -> None:
     state; only those with a later one (few, for a recent E) have their history before E read. Both
     come from the store's entries of the customers' KPI index. A customer is known from his first change
     on, which is when he entered `market`."""
-    wanted = sorted({(store, k, tz) for store, m, tz in scope.store_months() for k in (m - 1, m)},
-                    key=lambda x: (x[0], x[1]))
-    # Every (store, month, E) at once: one read of the KPI index; the few customers changed since E have
-    # their latest change before E and their losses looked up in the history's (customer, at) index.
-    ends = " UNION ALL ".join("SELECT %s AS store, %s AS m, %s AS at" for _ in wanted)
-    params = [x for store, m, tz in wanted for x in (store, m, month_start_utc(m + 1, tz))]
-    sql = f"""
-        SELECT e.store, e.m, c.consultant_id, c.stage, COUNT(*)
-        FROM {T['customer']} c JOIN ({ends}) e
-          ON e.store = c.dealership_id AND c.entered_market_at < e.at AND c.stage_changed_at < e.at
-        WHERE c.dealership_id IN ({scope.in_list()}) AND NOT c.is_lost
-        GROUP BY e.store, e.m, c.consultant_id, c.stage
-        UNION ALL
-        SELECT h.store, h.m, h.person, h.stage, COUNT(*) FROM (
-            SELECT e.store, e.m, c.consultant_id AS person,
-                   (SELECT s.to_stage FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at
-                    ORDER BY s.at DESC, s.id DESC LIMIT 1) AS stage,
-                   (SELECT {LOST_SUM} FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at) AS lost
-            FROM {T['customer']} c JOIN ({ends}) e ON e.store = c.dealership_id AND c.stage_changed_at >= e.at
-            WHERE c.dealership_id IN ({scope.in_list()})
-        ) h
-        WHERE h.stage IS NOT NULL AND h.lost = 0
-        GROUP BY h.store, h.m, h.person, h.stage"""
-    for store, m, person, stage, n in _rows(sql, params * 2):
-        out.intervals.add((store, None, f"stage_{stage}"), m, m, n)
-        if person is not None:
-            out.intervals.add((store, person, f"stage_{stage}"), m, m, n)
+    for store in scope.ids:
+        tz = scope.tz[store]
+        months = sorted({k for m in scope.stores[store] for k in (m - 1, m)})
+        ends = [month_start_utc(m + 1, tz) for m in months]
+        # The customers unchanged since E, counted for every E in one read of the KPI index.
+        counts = ", ".join("SUM(CASE WHEN c.entered_market_at < %s AND c.stage_changed_at < %s THEN 1 ELSE 0 END)"
+                           for _ in ends)
+        sql = f"""
+            SELECT c.consultant_id, c.stage, {counts} FROM {T['customer']} c
+            WHERE c.dealership_id = %s AND NOT c.is_lost GROUP BY c.consultant_id, c.stage"""
+        found = [(m, person, stage, n) for person, stage, *ns in _rows(sql, [e for e in ends for _ in (0, 1)] + [store])
+                 for m, n in zip(months, ns) if n]
+        # The few changed since the earliest E: their latest change before each E and their losses, looked
+        # up in the history's (customer, at) index.
+        at_e = " UNION ALL ".join("SELECT %s AS m, %s AS at" for _ in ends)
+        sql = f"""
+            SELECT h.m, h.person, h.stage, COUNT(*) FROM (
+                SELECT e.m, c.consultant_id AS person,
+                       (SELECT s.to_stage FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at
+                        ORDER BY s.at DESC, s.id DESC LIMIT 1) AS stage,
+                       (SELECT {LOST_SUM} FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at) AS lost
+                FROM {T['customer']} c JOIN ({at_e}) e ON c.stage_changed_at >= e.at
+                WHERE c.dealership_id = %s AND c.stage_changed_at >= %s
+            ) h
+            WHERE h.stage IS NOT NULL AND h.lost = 0
+            GROUP BY h.m, h.person, h.stage"""
+        found += _rows(sql, [x for m, e in zip(months, ends) for x in (m, e)] + [store, min(ends)])
+        for m, person, stage, n in found:
+            out.intervals.add((store, None, f"stage_{stage}"), m, m, _num(n))
+            if person is not None:
+                out.intervals.add((store, person, f"stage_{stage}"), m, m, _num(n))
 
 
 # Visits opened before this many months ahead of the first requested month cannot change a window
@@ -775,11 +779,11 @@ def _session_settings(values: dict[str, str]):
     if not _is_pg():
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join("current_setting(%s)" for _ in values), list(values))
+    with connection.cursor() as cursor:  # read the settings (fenced subquery first), then set them
+        cursor.execute(f"SELECT b.*, {', '.join('set_config(%s, %s, false)' for _ in values)} FROM "
+                       f"(SELECT {', '.join('current_setting(%s)' for _ in values)} OFFSET 0) b",
+                       [x for item in values.items() for x in item] + list(values))
         before = dict(zip(values, cursor.fetchone()))
-        cursor.execute("SELECT " + ", ".join("set_config(%s, %s, false)" for _ in values),
-                       [x for item in values.items() for x in item])
     try:
         yield
     finally:
