@@ -25,11 +25,15 @@ class ServiceKind(models.TextChoices):
 class ServiceVisit(models.Model):
     # No single-column indexes for the store and the customer: the composite indexes below lead with
     # them and serve the same lookups, and every index is paid on each row a bulk import writes.
+    # No foreign key of their own either: on PostgreSQL one composite key, (customer_id, dealership_id)
+    # → customers_customer (id, dealership_id) (migration 0004), holds both and more (a visit cannot
+    # belong to another store's customer; the customer's own key holds his store) with one check per
+    # row instead of two. Deleting either is still refused: by PROTECT here, by that key in PostgreSQL.
     dealership = models.ForeignKey(Dealership, on_delete=models.PROTECT, related_name="service_visits",
-                                   verbose_name=_("dealership"), db_index=False)
+                                   verbose_name=_("dealership"), db_index=False, db_constraint=False)
     external_id = models.CharField(_("external id"), max_length=64, null=True, blank=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="service_visits",
-                                 verbose_name=_("customer"), db_index=False)
+                                 verbose_name=_("customer"), db_index=False, db_constraint=False)
     advisor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="service_visits", verbose_name=_("advisor"))
     vin = models.CharField(_("VIN"), max_length=17, blank=True)
@@ -53,7 +57,9 @@ class ServiceVisit(models.Model):
             models.UniqueConstraint(fields=["dealership", "external_id"], name="service_visit_external_id_unique"),
         ]
         indexes = [
-            models.Index(fields=["dealership", "opened_at"]),
+            # The customer as INCLUDE column (PostgreSQL): the KPI engine's store-month pass reads the
+            # visits' customers from this index alone.
+            models.Index(fields=["dealership", "opened_at"], include=["customer"], name="service_visit_store_opened"),
             models.Index(fields=["dealership", "closed_at"]),
             models.Index(fields=["customer", "opened_at"]),
         ]

@@ -102,6 +102,8 @@ class Customer(models.Model):
                 name="customer_lost_only_before_purchase",
             ),
             models.UniqueConstraint(fields=["dealership", "external_id"], name="customer_external_id_unique"),
+            # What a service visit's composite foreign key (customer, store) refers to (aftersales 0004).
+            models.UniqueConstraint(fields=["id", "dealership"], name="customer_id_dealership_unique"),
         ]
         indexes = [
             models.Index(fields=["dealership", "phone"]),

@@ -103,8 +103,12 @@ def _drop_indexes(models_: list[type[models.Model]]) -> list[str]:
     with connection.cursor() as cursor:
         for model in models_:
             table = model._meta.db_table
-            cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                           "WHERE conrelid = %s::regclass AND contype = 'u'", [table])
+            # Not the unique constraints a foreign key refers to (the service visits' composite key
+            # refers to the customers' (id, dealership)): they cannot be dropped under it.
+            cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint u "
+                           "WHERE conrelid = %s::regclass AND contype = 'u' AND NOT EXISTS "
+                           "(SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = u.conindid)",
+                           [table])
             for name, definition in cursor.fetchall():
                 cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
                 rebuild.append(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
