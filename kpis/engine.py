@@ -648,21 +648,25 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
             WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
         ),
         wb AS MATERIALIZED (
-            SELECT w.store, {s12} AS s12, {s24} AS s24, w.m + 11 AS e12, w.m + 23 AS e24,
-                   {old12} AS so, {self12} AS ss, {freq_s} AS fs, w.p3 + 11 AS fe, {occ_s} AS os, {occ_e} AS oe
-            FROM w
+            SELECT x.store, x.s12, x.s24, x.e12, x.e24, x.so, x.ss, x.fs, x.fe, x.os, x.oe, COUNT(*) AS n
+            FROM (
+                SELECT w.store, {s12} AS s12, {s24} AS s24, w.m + 11 AS e12, w.m + 23 AS e24,
+                       {old12} AS so, {self12} AS ss, {freq_s} AS fs, w.p3 + 11 AS fe, {occ_s} AS os, {occ_e} AS oe
+                FROM w
+            ) x
+            GROUP BY x.store, x.s12, x.s24, x.e12, x.e24, x.so, x.ss, x.fs, x.fe, x.os, x.oe
         )
-        SELECT store, 'a12', s12, e12, COUNT(*) FROM wb WHERE s12 <= e12 GROUP BY store, s12, e12
+        SELECT store, 'a12', s12, e12, SUM(n) FROM wb WHERE s12 <= e12 GROUP BY store, s12, e12
         UNION ALL
-        SELECT store, 'a24', s24, e24, COUNT(*) FROM wb WHERE s24 <= e24 GROUP BY store, s24, e24
+        SELECT store, 'a24', s24, e24, SUM(n) FROM wb WHERE s24 <= e24 GROUP BY store, s24, e24
         UNION ALL
-        SELECT store, 'old12', so, e12, COUNT(*) FROM wb WHERE s12 <= e12 AND so <= e12 GROUP BY store, so, e12
+        SELECT store, 'old12', so, e12, SUM(n) FROM wb WHERE s12 <= e12 AND so <= e12 GROUP BY store, so, e12
         UNION ALL
-        SELECT store, 'self12', ss, e12, COUNT(*) FROM wb WHERE s12 <= e12 AND ss <= e12 GROUP BY store, ss, e12
+        SELECT store, 'self12', ss, e12, SUM(n) FROM wb WHERE s12 <= e12 AND ss <= e12 GROUP BY store, ss, e12
         UNION ALL
-        SELECT store, 'freq', fs, fe, COUNT(*) FROM wb WHERE fe IS NOT NULL AND fs <= fe GROUP BY store, fs, fe
+        SELECT store, 'freq', fs, fe, SUM(n) FROM wb WHERE fe IS NOT NULL AND fs <= fe GROUP BY store, fs, fe
         UNION ALL
-        SELECT store, 'occ', os, oe, COUNT(*) FROM wb WHERE os <= oe GROUP BY store, os, oe
+        SELECT store, 'occ', os, oe, SUM(n) FROM wb WHERE os <= oe GROUP BY store, os, oe
         UNION ALL
         SELECT store, 'base', bm, NULL, COUNT(*) FROM {base} GROUP BY store, bm
         UNION ALL
@@ -670,7 +674,7 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         UNION ALL
         SELECT store, 'base_old', bm + 12, NULL, COUNT(*) FROM {base} GROUP BY store, bm"""
     for store, name, s, e, n in _rows(sql, params + [scope.utc_from(WINDOW_HISTORY), hi]):
-        out.intervals.add((store, None, name), s, e, n)
+        out.intervals.add((store, None, name), s, e, _num(n))
 
 
 def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
