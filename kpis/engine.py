@@ -4,8 +4,9 @@ and months at once, then a small Python step that turns the aggregated *measures
 How it is organised
 - Every pass returns already-aggregated rows; no pass returns one row per customer or per record.
 - A period is a calendar month in the store's own time zone. SQL works on a *month index*
-  (year × 12 + month − 1) computed from each timestamp in that store's zone: PostgreSQL with
-  `AT TIME ZONE`, SQLite with two small registered functions (SQLite has no time zones).
+  (year × 12 + month − 1) computed from each timestamp in that store's zone: PostgreSQL by a binary
+  search of the store's month starts (the scope's calendar, `Scope.calendar`), SQLite with small
+  registered functions (SQLite has no time zones).
 - Point measures (`Point`) are sums per (store, month, person). Person is the consultant or advisor a
   by-person KPI is broken down by (kpis.md), None for records without one; the store's figure is the sum
   over persons, so every point measure is grouped so that it is additive (distinct customers are grouped
@@ -78,7 +79,7 @@ def _is_pg() -> bool:
     return connection.vendor == "postgresql"
 
 
-def FENCE() -> str:  # noqa: N802 (reads as the SQL keyword it stands for)
+def _fence() -> str:
     """Ends a subquery that computes local months, so that PostgreSQL computes them below a sort rather than
     after it: flattened, the sort would carry every row's calendar (an array of month starts) to disk."""
     return "OFFSET 0" if _is_pg() else ""
@@ -522,7 +523,7 @@ def _pass_stages(scope: Scope, out: Measures) -> None:
                 FROM {T['stagechange']} s
                 JOIN {T['customer']} c ON c.id = s.customer_id
                 JOIN {scope.calendar()} ON d.id = c.dealership_id
-                WHERE c.dealership_id IN ({scope.in_list()}) {FENCE()}
+                WHERE c.dealership_id IN ({scope.in_list()}) {_fence()}
             ) s
             WINDOW w AS (PARTITION BY s.customer_id ORDER BY s.at, s.id)
         ) h
@@ -642,7 +643,7 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
                 FROM (
                     SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m
                     FROM {T['service']} v JOIN {scope.calendar()} ON d.id = v.dealership_id
-                    WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s {FENCE()}
+                    WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s {_fence()}
                 ) v JOIN {base} b ON b.cid = v.cid
             ) v
             WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
