@@ -221,9 +221,9 @@ def _kpi_values_insert(rows: list[tuple], now: dt.datetime, table: str = KpiValu
 
 
 def _copy_insert(table: str, columns: list[str], rows: list[tuple], now: dt.datetime) -> None:
-    """COPY rows (plain numbers, dates and codes) into `table`, with `now` as computed_at. An INSERT of
-    UNNEST(ARRAY[…]) spent 1.5 s on 48,000 KPI rows, mostly parsing the arrays' elements one expression
-    each; COPY writes them in 0.4 s, most of it making the text here."""
+    """COPY rows (plain numbers, dates and codes) into `table`, with `now` as computed_at. Measured on
+    48,000 KPI rows: 1.5 s as INSERT … SELECT FROM UNNEST(ARRAY[…]) in batches of 5,000, 0.4 s as COPY
+    (0.3 s of it making the text here)."""
     stamp = now.isoformat()
 
     def cell(x) -> str:
