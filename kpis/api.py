@@ -103,7 +103,8 @@ KpiRowSerializer = inline_serializer("KpiRow", many=True, fields={
     "value": serializers.FloatField(allow_null=True), "numerator": serializers.FloatField(allow_null=True),
     "denominator": serializers.FloatField(allow_null=True), "target": serializers.FloatField(allow_null=True),
     "status": serializers.ChoiceField(choices=["ok", "warn", "alert", "none"]),
-    "computed_at": serializers.DateTimeField(),
+    "computed_at": serializers.DateTimeField(
+        help_text="When this value was last written: a recompute that finds the same value leaves the row."),
 })
 
 KpiFilter = filterset(KpiValue, fields={
