@@ -684,28 +684,29 @@ def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
     store's service visits of the 24 months before E (grouped by customer) and the customers' base dates,
     instead of runs over every visit. Gives the same measures at month m (and a12 at m − 12, churn's
     denominator)."""
-    visits = f"""
-        SELECT SUM(CASE WHEN x.n12 > 0 THEN 1 ELSE 0 END), COUNT(*),
+    # One read of the store's customers (their KPI index) with their visit counts joined: the base
+    # figures come from every customer, the window figures from those with a visit.
+    sql = f"""
+        SELECT SUM(CASE WHEN x.n12 > 0 THEN 1 ELSE 0 END), COUNT(x.cid),
                SUM(CASE WHEN x.n12 >= 4 THEN 1 ELSE 0 END), SUM(CASE WHEN x.n12 = 1 THEN 1 ELSE 0 END),
                SUM(CASE WHEN x.n12 > 0 AND c.first_delivered_at < %s THEN 1 ELSE 0 END),
                SUM(CASE WHEN x.n12 > 0 AND {BASE_AT} < %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN x.n12 < x.n THEN 1 ELSE 0 END)
-        FROM (
+               SUM(CASE WHEN x.n12 < x.n THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {BASE_AT} < %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {BASE_AT} >= %s AND {BASE_AT} < %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {BASE_AT} < %s THEN 1 ELSE 0 END)
+        FROM {T['customer']} c LEFT JOIN (
             SELECT v.customer_id AS cid, COUNT(*) AS n,
                    SUM(CASE WHEN v.opened_at >= %s THEN 1 ELSE 0 END) AS n12
             FROM {T['service']} v
             WHERE v.dealership_id = %s AND v.opened_at >= %s AND v.opened_at < %s
             GROUP BY v.customer_id
-        ) x JOIN {T['customer']} c ON c.id = x.cid AND c.dealership_id = %s"""
-    base = f"""
-        SELECT SUM(CASE WHEN b.at < %s THEN 1 ELSE 0 END), SUM(CASE WHEN b.at >= %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN b.at < %s THEN 1 ELSE 0 END)
-        FROM (SELECT {BASE_AT} AS at FROM {T['customer']} c
-              WHERE c.dealership_id = %s AND (c.first_delivered_at < %s OR c.first_service_at < %s)) b"""
+        ) x ON x.cid = c.id
+        WHERE c.dealership_id = %s"""
     for store, m, tz in scope.store_months():
         p, e, e12, e24 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11, m - 23))
-        (a12, a24, freq, occ, self12, old12, back12), = _rows(visits, [e, e12, e12, store, e24, e, store])
-        (in_base, new, base_old), = _rows(base, [e, p, e12, store, e, e])
+        (a12, a24, freq, occ, self12, old12, back12, in_base, new, base_old), = _rows(
+            sql, [e, e12, e, p, e, e12, e12, store, e24, e, store])
         for name, n, month in [("a12", a12, m), ("a24", a24, m), ("freq", freq, m), ("occ", occ, m),
                                ("self12", self12, m), ("old12", old12, m), ("a12", back12, m - 12),
                                ("base", in_base, m), ("new", new, m), ("base_old", base_old, m)]:
