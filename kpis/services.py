@@ -166,8 +166,10 @@ def _write_store(store: Dealership, months: list[int], rows: list, figures: list
 KPI_VALUE_COLUMNS = ["dealership_id", "period", "code", "person_id", "value", "numerator", "denominator"]
 
 
-def _kpi_values_replace(store: Dealership, periods: list[dt.date], rows: list[tuple], now: dt.datetime) -> None:
-    """Make the store's KPI rows of `periods` exactly `rows` (tuples of KPI_VALUE_COLUMNS).
+def _kpi_values_replace(store: Dealership, periods: list[dt.date], rows: list[tuple], now: dt.datetime,
+                        codes: list[str] | None = None) -> None:
+    """Make the store's KPI rows of `periods` exactly `rows` (tuples of KPI_VALUE_COLUMNS); with `codes`,
+    only the store-level rows of those codes.
 
     On PostgreSQL only what changed is written: the new rows go to a temporary table, the stored rows
     that differ from them (or are no longer computed) are deleted, and the rows then missing inserted.
@@ -175,10 +177,12 @@ def _kpi_values_replace(store: Dealership, periods: list[dt.date], rows: list[tu
     entries, foreign-key checks or dead tuples; `computed_at` is therefore when the value last changed.
     """
     if connection.vendor != "postgresql":  # the same in Python: SQLite holds a demo, not a dealer group
+        stored = KpiValue.objects.filter(dealership=store, period__in=periods)
+        if codes is not None:
+            stored = stored.filter(person=None, code__in=codes)
         wanted = {(r[1], r[2], r[3]): r for r in rows}
         stale = []
-        for pk, *key, value, numerator, denominator in KpiValue.objects.filter(
-                dealership=store, period__in=periods).values_list(
+        for pk, *key, value, numerator, denominator in stored.values_list(
                 "pk", "period", "code", "person_id", "value", "numerator", "denominator"):
             row = wanted.get(tuple(key))
             if row is not None and row[4:] == (value, numerator, denominator):
@@ -189,6 +193,7 @@ def _kpi_values_replace(store: Dealership, periods: list[dt.date], rows: list[tu
         _kpi_values_insert(list(wanted.values()), now)
         return
     table = KpiValue._meta.db_table
+    which = "" if codes is None else " AND k.person_id IS NULL AND k.code = ANY(%s::varchar[])"
     same_key = ("i.period = k.period AND i.code = k.code AND COALESCE(i.person_id, 0) = COALESCE(k.person_id, 0)")
     # Statements that follow each other go in one round trip (psycopg2 sends them as one query string).
     with connection.cursor() as cursor:
@@ -200,24 +205,28 @@ def _kpi_values_replace(store: Dealership, periods: list[dt.date], rows: list[tu
         _kpi_values_insert(rows, now, table="kpi_incoming")
         cursor.execute(
             f"ANALYZE kpi_incoming;"
-            f" DELETE FROM {table} k WHERE k.dealership_id = %s AND k.period = ANY(%s::date[]) AND NOT EXISTS ("
+            f" DELETE FROM {table} k WHERE k.dealership_id = %s AND k.period = ANY(%s::date[]){which} AND NOT EXISTS ("
             f" SELECT 1 FROM kpi_incoming i WHERE {same_key} AND i.value IS NOT DISTINCT FROM k.value"
             f" AND i.numerator IS NOT DISTINCT FROM k.numerator AND i.denominator IS NOT DISTINCT FROM k.denominator);"
             f" INSERT INTO {table} ({', '.join(KPI_VALUE_COLUMNS)}, computed_at)"
             f" SELECT {', '.join('i.' + c for c in KPI_VALUE_COLUMNS)}, i.computed_at"
             f" FROM kpi_incoming i WHERE NOT EXISTS (SELECT 1 FROM {table} k WHERE k.dealership_id = %s"
-            f" AND k.period = ANY(%s::date[]) AND {same_key})",
-            [store.pk, periods] * 2)
+            f" AND k.period = ANY(%s::date[]){which} AND {same_key})",
+            ([store.pk, periods] if codes is None else [store.pk, periods, codes]) * 2)
 
 
 def _kpi_values_insert(rows: list[tuple], now: dt.datetime, table: str = KpiValue._meta.db_table) -> None:
-    """Insert KPI rows given as tuples of KPI_VALUE_COLUMNS. On PostgreSQL with COPY: bulk_create spent
-    ~7 s on 48,000 rows (mostly preparing each model instance's fields), COPY 0.4 s."""
+    _rows_insert(KpiValue, KPI_VALUE_COLUMNS, rows, now, table)
+
+
+def _rows_insert(model, columns: list[str], rows: list[tuple], now: dt.datetime, table: str | None = None) -> None:
+    """Insert rows given as tuples of `columns`, with `now` as computed_at: COPY on PostgreSQL (bulk_create
+    spent ~7 s on 48,000 KPI rows, mostly preparing each model instance's fields; COPY 0.4 s)."""
     if connection.vendor != "postgresql":
-        KpiValue.objects.bulk_create([KpiValue(**dict(zip(KPI_VALUE_COLUMNS, row)), computed_at=now) for row in rows],
-                                     batch_size=BATCH)
+        model.objects.bulk_create([model(**dict(zip(columns, row)), computed_at=now) for row in rows],
+                                  batch_size=BATCH)
         return
-    _copy_insert(table, KPI_VALUE_COLUMNS, rows, now)
+    _copy_insert(table or model._meta.db_table, columns, rows, now)
 
 
 def _copy_insert(table: str, columns: list[str], rows: list[tuple], now: dt.datetime) -> None:
@@ -270,18 +279,8 @@ def _campaign_metrics_replace(figures: list[engine.CampaignFigures], campaigns: 
     rows = [(f.id, code, _stable(v[0]), _stable(v[1]), _stable(v[2]))
             for f in figures for code, v in engine.campaign_values(f, campaigns[f.id]).items()]
     CampaignMetric.objects.filter(campaign_id__in=campaigns.keys()).delete()
-    _campaign_metrics_insert(rows, now)
+    _rows_insert(CampaignMetric, CAMPAIGN_METRIC_COLUMNS, rows, now)
     return len(rows)
-
-
-def _campaign_metrics_insert(rows: list[tuple], now: dt.datetime) -> None:
-    """Insert campaign metrics given as tuples of CAMPAIGN_METRIC_COLUMNS (COPY on PostgreSQL, as KPI rows)."""
-    if connection.vendor != "postgresql":
-        CampaignMetric.objects.bulk_create([CampaignMetric(**dict(zip(CAMPAIGN_METRIC_COLUMNS, row)), computed_at=now)
-                                            for row in rows],
-                                           batch_size=BATCH)
-        return
-    _copy_insert(CampaignMetric._meta.db_table, CAMPAIGN_METRIC_COLUMNS, rows, now)
 
 
 @transaction.atomic
@@ -462,12 +461,9 @@ def _cohorts_refresh(store: Dealership, *, before: int) -> int:
         return 0
     rows = engine.cohort_rows(engine.Scope(stores={store.pk: months}, tz={store.pk: store.tzinfo}))
     Dealership.objects.select_for_update().filter(pk=store.pk).first()
-    codes = list(engine.FUNNEL_GATES)
-    KpiValue.objects.filter(dealership=store, person=None, code__in=codes,
-                            period__in=[engine.month_date(m) for m in months]).delete()
-    now = timezone.now()
-    _kpi_values_insert([(s, engine.month_date(m), code, None, _stable(v[0]), _stable(v[1]), _stable(v[2]))
-                        for s, m, _p, code, v in rows], now)
+    _kpi_values_replace(store, [engine.month_date(m) for m in months],
+                        [(s, engine.month_date(m), code, None, _stable(v[0]), _stable(v[1]), _stable(v[2]))
+                         for s, m, _p, code, v in rows], timezone.now(), codes=list(engine.FUNNEL_GATES))
     return len(rows)
 
 
