@@ -59,7 +59,7 @@ def test_a_recompute_rewrites_only_the_values_that_changed(store):
     after = {(r.period, r.code, r.person_id): r for r in KpiValue.objects.filter(dealership=store)}
     assert after.keys() == before.keys()
     changed = {key for key in after if after[key].pk != before[key].pk}
-    # February's traffic, and what divides by it; a year on, the growth on February (no traffic then: none).
+    # February's traffic changes (and what is computed from it); March's traffic and February's orders do not.
     assert (month(2025, 2), "traffic", None) in changed
     assert after[(month(2025, 2), "traffic", None)].value == before[(month(2025, 2), "traffic", None)].value + 1
     assert (month(2025, 3), "traffic", None) not in changed and (month(2025, 2), "orders", None) not in changed
