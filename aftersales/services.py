@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.models import Callback, ServiceKind, ServiceVisit
-from customers.models import Customer, Stage
+from customers.models import LAST_SERVICES, Customer, Stage
 from customers.services import customer_advance, customer_touch
 from dealership.models import User
 from dealership.services import check_same_store, existing_for_external_id, kpi_months_mark_stale
@@ -57,22 +57,23 @@ def service_visit_create(
         customer_advance(customer=customer, stage=Stage.LIFETIME if in_warranty else Stage.LOYAL,
                          at=opened_at, by=by, reason="service_in_warranty" if in_warranty else "service")
     customer_touch(customer=customer, at=opened_at)
-    customers_first_service_refresh(Customer.objects.filter(pk__in=serviced))
+    customers_service_dates_refresh(Customer.objects.filter(pk__in=serviced))
     kpi_months_mark_stale(dealership=dealership, instants=[opened_at, closed_at, *touched])
     return visit
 
 
-def customers_first_service_refresh(customers: QuerySet[Customer]) -> int:
-    """Set `first_service_at` to each customer's earliest service visit opened (recomputed, not lowered:
-    a re-imported visit may have moved later or to another customer)."""
-    first = ServiceVisit.objects.filter(customer=OuterRef("pk")).order_by("opened_at").values("opened_at")[:1]
-    return customers.update(first_service_at=Subquery(first))
+def customers_service_dates_refresh(customers: QuerySet[Customer]) -> int:
+    """Set `first_service_at` to each customer's earliest service visit opened and LAST_SERVICES to his
+    latest four (recomputed, not moved: a re-imported visit may have moved in time or to another customer)."""
+    visits = ServiceVisit.objects.filter(customer=OuterRef("pk")).values("opened_at")
+    latest = {column: Subquery(visits.order_by("-opened_at")[k:k + 1]) for k, column in enumerate(LAST_SERVICES)}
+    return customers.update(first_service_at=Subquery(visits.order_by("opened_at")[:1]), **latest)
 
 
 def customers_first_dates_refresh(customers: QuerySet[Customer]) -> None:
     """Both halves of the base date, for writers that bypass the services (demo and benchmark data)."""
     customers_first_delivery_refresh(customers)
-    customers_first_service_refresh(customers)
+    customers_service_dates_refresh(customers)
 
 
 @transaction.atomic

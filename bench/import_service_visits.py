@@ -92,7 +92,8 @@ def reset(code: str) -> None:
         cursor.execute("""UPDATE customers_customer
                           SET stage = CASE WHEN stage = 'potential' THEN stage ELSE 'real' END,
                           entered_lifetime_at = NULL, entered_loyal_at = NULL, last_contact_at = NULL,
-                          first_service_at = NULL, stage_changed_at = NULL
+                          first_service_at = NULL, last_service_at = NULL, last_service_2_at = NULL,
+                          last_service_3_at = NULL, last_service_4_at = NULL, stage_changed_at = NULL
                           WHERE dealership_id = %s""", [store_id])
         cursor.execute("DELETE FROM dealership_stalemonth WHERE dealership_id = %s", [store_id])
     with connection.cursor() as cursor:

@@ -220,15 +220,20 @@ def generate(*, stores: int, months: int, customers_per_store: int, seed: float 
         SELECT sv, m::date, '', d.code, '', round((850 + random() * 100)::numeric, 2)
         FROM bench_stores s JOIN dealership_dealership d ON d.id = s.id CROSS JOIN bench_span b
         CROSS JOIN generate_series(b.t0, b.t1, interval '1 month') m CROSS JOIN (VALUES ('csi'), ('ssi')) v(sv)""")
-    # Customer.first_delivered_at / first_service_at, as sales.services and aftersales.services keep them.
+    from customers.models import LAST_SERVICES
+    latest = ", ".join(f"{column} = x.latest[{k}]" for k, column in enumerate(LAST_SERVICES, 1))
+    # Customer.first_delivered_at / first_service_at / LAST_SERVICES, as sales.services and
+    # aftersales.services keep them.
     step("first delivery dates", """
         UPDATE customers_customer c SET first_delivered_at = x.first FROM (
             SELECT o.customer_id, MIN(o.delivered_at) AS first FROM sales_order o
             WHERE o.dealership_id IN (SELECT id FROM bench_stores) GROUP BY o.customer_id) x
         WHERE c.id = x.customer_id""")
-    step("first service dates", """
-        UPDATE customers_customer c SET first_service_at = x.first FROM (
-            SELECT v.customer_id, MIN(v.opened_at) AS first FROM aftersales_servicevisit v
+    step("first and latest four service dates", f"""
+        UPDATE customers_customer c SET first_service_at = x.first, {latest} FROM (
+            SELECT v.customer_id, MIN(v.opened_at) AS first,
+                   (array_agg(v.opened_at ORDER BY v.opened_at DESC))[1:4] AS latest
+            FROM aftersales_servicevisit v
             WHERE v.dealership_id IN (SELECT id FROM bench_stores) GROUP BY v.customer_id) x
         WHERE c.id = x.customer_id""")
     step("latest stage changes", """

@@ -44,6 +44,10 @@ class Intent(models.TextChoices):
     C = "C", _("C: within 3 months")
 
 
+# The customer's columns that keep his latest four service visits, latest first (aftersales.services).
+LAST_SERVICES = ["last_service_at", "last_service_2_at", "last_service_3_at", "last_service_4_at"]
+
+
 class Customer(models.Model):
     # No index of its own: every index of the customers leads with the store (see Meta.indexes).
     dealership = models.ForeignKey(Dealership, on_delete=models.PROTECT, related_name="customers",
@@ -82,6 +86,13 @@ class Customer(models.Model):
     # instead of their whole service history.
     first_delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     first_service_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the customer's latest four service visits were opened (1 = the latest), kept by
+    # aftersales.services: for a month after the latest, whether he was active in the 12 or 24 months
+    # before its end, frequent (4 visits) or occasional (1), comes from these instead of his visits.
+    last_service_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_service_2_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_service_3_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_service_4_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The instant of the latest row of the customer's history (customers.services): a month's stage at E
     # is then his current stage unless this is later than E, so only those few have their history read.
     stage_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -114,7 +125,7 @@ class Customer(models.Model):
             # cohorts, base dates), so that it reads this index alone, not the wide rows (PostgreSQL).
             models.Index(fields=["dealership"], name="customer_kpi_columns",
                          include=["id", "consultant", "stage", "is_lost", *[f"entered_{s}_at" for s in STAGE_ORDER],
-                                  "first_delivered_at", "first_service_at", "stage_changed_at"]),
+                                  "first_delivered_at", "first_service_at", *LAST_SERVICES, "stage_changed_at"]),
         ]
 
     def __str__(self) -> str:

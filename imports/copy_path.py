@@ -29,6 +29,7 @@ from django.db import DataError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customers.models import LAST_SERVICES
 from customers.services import normalize_phone
 from dealership.models import Dealership, User
 from dealership.services import kpi_months_mark_stale
@@ -612,7 +613,8 @@ def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
         CREATE TEMP TABLE imp_customer ON COMMIT DROP AS
         SELECT customer_id, min(opened_at) AS first_at, max(opened_at) AS last_at,
                min(opened_at) FILTER (WHERE in_warranty) AS first_in_at,
-               min(opened_at) FILTER (WHERE NOT in_warranty) AS first_out_at
+               min(opened_at) FILTER (WHERE NOT in_warranty) AS first_out_at,
+               (array_agg(opened_at ORDER BY opened_at DESC) FILTER (WHERE existing_id IS NULL))[1:4] AS latest
         FROM imp_row GROUP BY customer_id
     """)
     cursor.execute("""
@@ -648,8 +650,15 @@ def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
         ORDER BY h.at, h.step
     """, [user.pk if user else None])
     # One pass over the customers: the moves above (and the latest change they make), the last contact
-    # (customer_touch) and the first service visit (customers_first_service_refresh) together.
-    cursor.execute("""
+    # (customer_touch), the first and the latest four service visits (customers_service_dates_refresh)
+    # together. The latest four are the new visits' when he had none, else the latest four of his kept
+    # ones and the new ones (re-imported visits are recomputed below).
+    merged = ("(SELECT array_agg(x ORDER BY x DESC) FROM (SELECT x FROM unnest(s.latest || ARRAY["
+              + ", ".join(f"c.{column}" for column in LAST_SERVICES) + "]) x WHERE x IS NOT NULL"
+              " ORDER BY x DESC LIMIT 4) y)")
+    latest = ", ".join(f"{column} = CASE WHEN s.latest IS NULL THEN c.{column} WHEN c.last_service_at IS NULL"
+                       f" THEN s.latest[{k}] ELSE {merged}[{k}] END" for k, column in enumerate(LAST_SERVICES, 1))
+    cursor.execute(f"""
         UPDATE customers_customer c
         SET stage = CASE WHEN b.first_out_at IS NOT NULL THEN 'loyal' WHEN b.stage = 'real' THEN 'lifetime'
                          ELSE c.stage END,
@@ -658,6 +667,7 @@ def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
             entered_loyal_at = LEAST(c.entered_loyal_at, b.first_out_at),
             last_contact_at = GREATEST(c.last_contact_at, s.last_at),
             first_service_at = LEAST(c.first_service_at, s.first_at),
+            {latest},
             stage_changed_at = GREATEST(c.stage_changed_at, CASE WHEN b.stage = 'real' THEN b.first_at END,
                                         b.first_out_at),
             updated_at = CASE WHEN b.stage = 'real' OR b.first_out_at IS NOT NULL THEN now() ELSE c.updated_at END
@@ -665,15 +675,18 @@ def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
         WHERE c.id = s.customer_id
           AND (b.stage = 'real' OR b.first_out_at IS NOT NULL
                OR c.last_contact_at IS NULL OR c.last_contact_at < s.last_at
-               OR c.first_service_at IS NULL OR c.first_service_at > s.first_at)
+               OR c.first_service_at IS NULL OR c.first_service_at > s.first_at OR s.latest IS NOT NULL)
     """)
     if not updates:
         return
-    # A re-imported visit that moved later or to another customer can move a first visit later: those
-    # few customers get theirs recomputed (LEAST above only ever lowers it).
-    cursor.execute("""
+    # A re-imported visit that moved in time or to another customer can move a first visit later and
+    # change the latest four of both customers: those few get theirs recomputed from their visits.
+    visits = "SELECT v.opened_at FROM aftersales_servicevisit v WHERE v.customer_id = c.id"
+    latest = ", ".join(f"{column} = ({visits} ORDER BY v.opened_at DESC LIMIT 1 OFFSET {k})"
+                       for k, column in enumerate(LAST_SERVICES))
+    cursor.execute(f"""
         UPDATE customers_customer c
-        SET first_service_at = (SELECT min(v.opened_at) FROM aftersales_servicevisit v WHERE v.customer_id = c.id)
-        WHERE c.id IN (SELECT old_customer_id FROM imp_row
-                       WHERE existing_id IS NOT NULL AND (old_customer_id <> customer_id OR old_opened_at < opened_at))
+        SET first_service_at = ({visits} ORDER BY v.opened_at LIMIT 1), {latest}
+        WHERE c.id IN (SELECT unnest(ARRAY[old_customer_id, customer_id]) FROM imp_row
+                       WHERE existing_id IS NOT NULL AND (old_customer_id <> customer_id OR old_opened_at <> opened_at))
     """)

@@ -33,7 +33,7 @@ from django.db import connection
 
 from aftersales.models import Callback, ServiceVisit
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
-from customers.models import Customer, StageChange
+from customers.models import LAST_SERVICES, Customer, StageChange
 from dealership.models import Dealership
 from kpis.models import MarketData, SatisfactionScore
 from kpis.registry import BY_PERSON_CODES, FUNNEL_GATES, KPIS, STAGES
@@ -187,11 +187,14 @@ def _sqlite_functions() -> None:
         pass
 
 
-def _rows(sql: str, params: Iterable) -> list[tuple]:
+def _rows(sql: str, params: Iterable | dict) -> list[tuple]:
     # Instants in the column's own storage format: SQLite compares text, and an aware datetime's
     # "+00:00" suffix would make an instant equal to a stored one compare greater than it.
     adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(p) if isinstance(p, dt.datetime) else p for p in params]
+    if isinstance(params, dict):
+        params = {k: adapt(p) if isinstance(p, dt.datetime) else p for k, p in params.items()}
+    else:
+        params = [adapt(p) if isinstance(p, dt.datetime) else p for p in params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -680,37 +683,76 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
 
 
 def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
-    """The narrow path of _pass_customer_base: each month's figures read at its E directly, from the
-    store's service visits of the 24 months before E (grouped by customer) and the customers' base dates,
-    instead of runs over every visit. Gives the same measures at month m (and a12 at m − 12, churn's
-    denominator)."""
-    # One read of the store's customers (their KPI index) with their visit counts joined: the base
-    # figures come from every customer, the window figures from those with a visit.
-    sql = f"""
-        SELECT SUM(CASE WHEN x.n12 > 0 THEN 1 ELSE 0 END), COUNT(x.cid),
-               SUM(CASE WHEN x.n12 >= 4 THEN 1 ELSE 0 END), SUM(CASE WHEN x.n12 = 1 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN x.n12 > 0 AND c.first_delivered_at < %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN x.n12 > 0 AND {BASE_AT} < %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN x.n12 < x.n THEN 1 ELSE 0 END),
-               SUM(CASE WHEN {BASE_AT} < %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN {BASE_AT} >= %s AND {BASE_AT} < %s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN {BASE_AT} < %s THEN 1 ELSE 0 END)
-        FROM {T['customer']} c LEFT JOIN (
-            SELECT v.customer_id AS cid, COUNT(*) AS n,
-                   SUM(CASE WHEN v.opened_at >= %s THEN 1 ELSE 0 END) AS n12
-            FROM {T['service']} v
-            WHERE v.dealership_id = %s AND v.opened_at >= %s AND v.opened_at < %s
-            GROUP BY v.customer_id
-        ) x ON x.cid = c.id
-        WHERE c.dealership_id = %s"""
+    """The narrow path of _pass_customer_base: each month's figures read at its E directly. A customer
+    whose latest service visit is before E (`last_service_at`; for the current month, every customer)
+    is read from his latest four visits (LAST_SERVICES), which aftersales.services keep; only the others
+    have their visits of the 24 months before E grouped. Gives the same measures at month m (and a12 at
+    m − 12, churn's denominator)."""
     for store, m, tz in scope.store_months():
         p, e, e12, e24 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11, m - 23))
-        (a12, a24, freq, occ, self12, old12, back12, in_base, new, base_old), = _rows(
-            sql, [e, e12, e, p, e, e12, e12, store, e24, e, store])
-        for name, n, month in [("a12", a12, m), ("a24", a24, m), ("freq", freq, m), ("occ", occ, m),
-                               ("self12", self12, m), ("old12", old12, m), ("a12", back12, m - 12),
-                               ("base", in_base, m), ("new", new, m), ("base_old", base_old, m)]:
+        params = {"store": store, "p": p, "e": e, "e12": e12, "e24": e24}
+        (later, in_base, new, base_old, *kept), = _rows(_KEPT_SQL, params)
+        got = dict(zip(WINDOW_MEASURES, (_num(n) for n in kept)))
+        if later:  # customers with a visit after E: from their visits
+            (*read,), = _rows(_VISITED_SQL, params)
+            for name, n in zip(WINDOW_MEASURES, read):
+                got[name] += _num(n)
+        for name, n, month in [*((name, n, m) for name, n in got.items() if name != "back12"),
+                               ("a12", got["back12"], m - 12), ("base", in_base, m), ("new", new, m),
+                               ("base_old", base_old, m)]:
             out.intervals.add((store, None, name), month, month, _num(n))
+
+
+# The window measures of _customer_base_at_each_E, in the order of both queries' columns; back12 is
+# "a visit in the 12 months before m − 11", a12 at m − 12.
+WINDOW_MEASURES = ["a12", "a24", "freq", "occ", "self12", "old12", "back12"]
+_L1, _L2, _L3, _L4 = (f"c.{column}" for column in LAST_SERVICES)
+
+
+def _back12_kept() -> str:
+    """Whether a customer whose visits are all before E had one in [e24, e12): the latest of his visits
+    before e12, found among his latest four, or (with four in the last 12 months) looked up."""
+    cases = [f"WHEN {at} IS NULL OR {at} < %(e24)s THEN 0 WHEN {at} < %(e12)s THEN 1" for at in (_L1, _L2, _L3, _L4)]
+    probe = (f"SELECT 1 FROM {T['service']} v WHERE v.customer_id = c.id"
+             f" AND v.opened_at >= %(e24)s AND v.opened_at < %(e12)s")
+    return f"CASE {' '.join(cases)} WHEN EXISTS ({probe}) THEN 1 ELSE 0 END"
+
+
+def _kept_sql() -> str:
+    settled = f"({_L1} IS NULL OR {_L1} < %(e)s)"
+    a12 = f"{settled} AND {_L1} >= %(e12)s"
+    flags = [a12, f"{settled} AND {_L1} >= %(e24)s", f"{settled} AND {_L4} >= %(e12)s",
+             f"{a12} AND ({_L2} IS NULL OR {_L2} < %(e12)s)", f"{a12} AND c.first_delivered_at < %(e)s",
+             f"{a12} AND {BASE_AT} < %(e12)s"]
+    sums = ", ".join(f"SUM(CASE WHEN {f} THEN 1 ELSE 0 END)" for f in flags)
+    return f"""
+        SELECT SUM(CASE WHEN {_L1} >= %(e)s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {BASE_AT} < %(e)s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {BASE_AT} >= %(p)s AND {BASE_AT} < %(e)s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {BASE_AT} < %(e12)s THEN 1 ELSE 0 END),
+               {sums}, SUM(CASE WHEN {settled} THEN {_back12_kept()} ELSE 0 END)
+        FROM {T['customer']} c WHERE c.dealership_id = %(store)s"""
+
+
+_KEPT_SQL = _kept_sql()
+
+
+# Customers with a visit at or after E: their visits of the 24 months before E, counted per customer
+# through the (customer, opened_at) index.
+_VISITED_SQL = f"""
+    SELECT SUM(CASE WHEN x.n12 > 0 THEN 1 ELSE 0 END), COUNT(*),
+           SUM(CASE WHEN x.n12 >= 4 THEN 1 ELSE 0 END), SUM(CASE WHEN x.n12 = 1 THEN 1 ELSE 0 END),
+           SUM(CASE WHEN x.n12 > 0 AND x.delivered < %(e)s THEN 1 ELSE 0 END),
+           SUM(CASE WHEN x.n12 > 0 AND x.base < %(e12)s THEN 1 ELSE 0 END),
+           SUM(CASE WHEN x.n12 < x.n THEN 1 ELSE 0 END)
+    FROM (
+        SELECT c.id, MIN(c.first_delivered_at) AS delivered, MIN({BASE_AT}) AS base, COUNT(*) AS n,
+               SUM(CASE WHEN v.opened_at >= %(e12)s THEN 1 ELSE 0 END) AS n12
+        FROM {T['customer']} c JOIN {T['service']} v ON v.customer_id = c.id
+        WHERE c.dealership_id = %(store)s AND c.last_service_at >= %(e)s AND v.opened_at >= %(e24)s
+              AND v.opened_at < %(e)s
+        GROUP BY c.id
+    ) x"""
 
 
 def _pass_small_tables(scope: Scope, out: Measures) -> None:

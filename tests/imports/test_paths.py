@@ -10,7 +10,7 @@ from django.db import connection  # noqa: F401  (read by the skipif strings)
 
 from aftersales.models import ServiceVisit
 from aftersales.services import service_visit_create
-from customers.models import Customer, StageChange
+from customers.models import LAST_SERVICES, Customer, StageChange
 from customers.services import customer_create, customer_move_stage
 from dealership.models import Role, StaleMonth
 from sales.services import order_create
@@ -31,7 +31,7 @@ def day(n: int, hour: int = 9) -> str:
 
 
 def build_store(code: str):
-    """The same cast in each store: prospects, buyers at real, lifetime and loyal, one old repair order."""
+    """The same cast in each store: prospects, buyers at real, lifetime and loyal, old repair orders."""
     store = DealershipFactory(code=code)
     advisor = UserFactory(username=f"adv-{code}", role=Role.ADVISOR, dealership=store)
     people = {}
@@ -44,6 +44,9 @@ def build_store(code: str):
     customer_move_stage(customer=people[6], stage="real", at=T + dt.timedelta(days=51))  # a hand move back
     service_visit_create(customer=people[0], opened_at=T - dt.timedelta(days=3), external_id="S-OLD",
                          revenue=Decimal("100"))
+    # A regular: his latest four are kept; the file's visit (S9) falls between them.
+    for k, days in enumerate([-40, -30, -20, 100]):
+        service_visit_create(customer=people[8], opened_at=T + dt.timedelta(days=days), external_id=f"S-C8-{k}")
     return store, advisor
 
 
@@ -69,7 +72,8 @@ def file_rows(advisor_of: str) -> list[list]:
 def snapshot(store) -> dict:
     customers = {c.external_id: (c.stage, c.is_lost, c.entered_market_at, c.entered_potential_at,
                                  c.entered_target_at, c.entered_real_at, c.entered_lifetime_at, c.entered_loyal_at,
-                                 c.last_contact_at, c.first_service_at, c.stage_changed_at)
+                                 c.last_contact_at, c.first_service_at, c.stage_changed_at,
+                                 *(getattr(c, column) for column in LAST_SERVICES))
                  for c in Customer.objects.filter(dealership=store)}
     history = sorted((h.customer.external_id, h.kind, h.from_stage, h.to_stage, h.at, h.reason)
                      for h in StageChange.objects.filter(customer__dealership=store).select_related("customer"))

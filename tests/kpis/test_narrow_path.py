@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db.models import Max, Min
 
 from aftersales.services import service_visit_create
-from customers.models import Customer
+from customers.models import LAST_SERVICES, Customer
 from customers.services import customer_create, customer_mark_lost, customer_reactivate
 from dealership.models import Dealership
 from kpis import engine, services
@@ -91,12 +91,65 @@ def test_the_services_keep_each_customers_first_delivery_and_service_visit(store
     assert _firsts(bob) == (None, local(2024, 7, 1))
 
 
+def _latest(customer) -> list:
+    customer.refresh_from_db(fields=LAST_SERVICES)
+    return [getattr(customer, column) for column in LAST_SERVICES]
+
+
+def test_the_services_keep_each_customers_latest_four_service_visits(store):
+    ann = customer_create(dealership=store, created_at=local(2024, 1, 1))
+    bob = customer_create(dealership=store, created_at=local(2024, 1, 1))
+    assert _latest(ann) == [None] * 4
+    for i, month in enumerate([3, 1, 5, 2, 4], 1):  # out of order, as an import of history may send them
+        service_visit_create(customer=ann, opened_at=local(2024, month, 1), external_id=f"RO-{i}")
+    assert _latest(ann) == [local(2024, m, 1) for m in (5, 4, 3, 2)]
+    # Two visits at one instant are two visits; a re-sent repair order moves, then goes to another customer.
+    service_visit_create(customer=ann, opened_at=local(2024, 4, 1), external_id="RO-6")
+    assert _latest(ann) == [local(2024, m, 1) for m in (5, 4, 4, 3)]
+    service_visit_create(customer=ann, opened_at=local(2023, 12, 1), external_id="RO-3")  # was May
+    assert _latest(ann) == [local(2024, m, 1) for m in (4, 4, 3, 2)]
+    service_visit_create(customer=bob, opened_at=local(2024, 6, 1), external_id="RO-3")
+    assert _latest(ann) == [local(2024, m, 1) for m in (4, 4, 3, 2)]
+    assert _latest(bob) == [local(2024, 6, 1), None, None, None]
+
+
+def test_the_narrow_path_reads_frequent_and_returning_customers_as_the_full_recompute_does(store):
+    """Visit patterns for every branch of the narrow path's customer base: the latest visit before e12
+    found as the latest, 2nd, 3rd or 4th of the kept four, or looked up (four in the last 12 months);
+    two visits in one month; and customers with visits after the month (read from their visits)."""
+    patterns = {
+        "one": [(2024, 1)],
+        "yearly": [(2023, 2), (2024, 2), (2025, 2)],
+        "two-a-year": [(2023, 1), (2023, 7), (2024, 1), (2024, 7), (2025, 1)],
+        "quarterly": [(2023, m) for m in (1, 4, 7, 10)] + [(2024, m) for m in (1, 4, 7, 10)] + [(2025, 1)],
+        "monthly": [(2023, m) for m in range(3, 13)] + [(2024, m) for m in range(1, 13)],
+        "same-month": [(2023, 5), (2023, 5), (2024, 5), (2024, 5), (2024, 6)],
+        "gap": [(2023, 1), (2023, 2), (2023, 3), (2023, 4), (2025, 3)],
+    }
+    for name, months in patterns.items():
+        customer = customer_create(dealership=store, name=name, created_at=local(2022, 12, 1))
+        if name in ("yearly", "quarterly"):
+            order_create(customer=customer, ordered_at=local(2022, 12, 5), delivered_at=local(2022, 12, 20))
+        for i, (year, month) in enumerate(months):
+            service_visit_create(customer=customer, opened_at=local(year, month, 10 + i % 3))
+    periods = [dt.date(2023, 1, 1) + dt.timedelta(days=31 * k) for k in range(30)]
+    periods = sorted({p.replace(day=1) for p in periods})
+    services.recompute(dealership_ids=[store.pk])
+    churn = KpiValue.objects.filter(dealership=store, code="churn_rate", person=None).exclude(value=None)
+    frequent = KpiValue.objects.filter(dealership=store, code="frequent_customers", person=None, value__gt=0)
+    assert churn.exists() and frequent.exists(), "the patterns should give churn and frequent customers"
+    assert _each_month_alone_equals_the_full_run(store, periods) > 100
+
+
 def test_the_demo_writer_fills_the_kept_dates_as_the_records_say():
     call_command("load_demo", "--months", "6", "--size", "0.03", "--seed", "3", stdout=open("/dev/null", "w"))
     got = {c.pk: (c.first_delivered_at, c.first_service_at, c.stage_changed_at) for c in Customer.objects.all()}
     want = {c.pk: (c.d, c.s, c.changed) for c in Customer.objects.annotate(
         d=Min("orders__delivered_at"), s=Min("service_visits__opened_at"), changed=Max("stage_changes__at"))}
     assert any(s for _d, s, _c in got.values()) and got == want
+    for customer in Customer.objects.filter(service_visits__isnull=False).distinct()[:50]:
+        visits = list(customer.service_visits.order_by("-opened_at").values_list("opened_at", flat=True)[:4])
+        assert _latest(customer) == visits + [None] * (4 - len(visits))
 
 
 def test_the_services_keep_the_latest_change_even_when_an_event_is_back_dated(store):
