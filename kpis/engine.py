@@ -686,56 +686,45 @@ def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
     """The narrow path of _pass_customer_base: each month's figures read at its E directly. A customer
     whose latest service visit is before E (`last_service_at`; for the current month, every customer)
     is read from his latest four visits (LAST_SERVICES), which aftersales.services keep; only the others
-    have their visits of the 24 months before E grouped. Gives the same measures at month m (and a12 at
-    m − 12, churn's denominator)."""
+    have their visits of the 24 months before E grouped. a12 at m − 12 (churn's denominator) is the
+    number of customers with a visit in its 12 months, counted from the visits' (store, opened_at) index."""
     for store, m, tz in scope.store_months():
         p, e, e12, e24 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11, m - 23))
         params = {"store": store, "p": p, "e": e, "e12": e12, "e24": e24}
-        (later, in_base, new, base_old, *kept), = _rows(_KEPT_SQL, params)
+        (later, back12, in_base, new, base_old, *kept), = _rows(_KEPT_SQL, params)
         got = dict(zip(WINDOW_MEASURES, (_num(n) for n in kept)))
         if later:  # customers with a visit after E: from their visits
             (*read,), = _rows(_VISITED_SQL, params)
             for name, n in zip(WINDOW_MEASURES, read):
                 got[name] += _num(n)
-        for name, n, month in [*((name, n, m) for name, n in got.items() if name != "back12"),
-                               ("a12", got["back12"], m - 12), ("base", in_base, m), ("new", new, m),
-                               ("base_old", base_old, m)]:
+        for name, n, month in [*((name, n, m) for name, n in got.items()), ("a12", back12, m - 12),
+                               ("base", in_base, m), ("new", new, m), ("base_old", base_old, m)]:
             out.intervals.add((store, None, name), month, month, _num(n))
 
 
-# The window measures of _customer_base_at_each_E, in the order of both queries' columns; back12 is
-# "a visit in the 12 months before m − 11", a12 at m − 12.
-WINDOW_MEASURES = ["a12", "a24", "freq", "occ", "self12", "old12", "back12"]
-_L1, _L2, _L3, _L4 = (f"c.{column}" for column in LAST_SERVICES)
-
-
-def _back12_kept() -> str:
-    """Whether a customer whose visits are all before E had one in [e24, e12): the latest of his visits
-    before e12, found among his latest four, or (with four in the last 12 months) looked up."""
-    cases = [f"WHEN {at} IS NULL OR {at} < %(e24)s THEN 0 WHEN {at} < %(e12)s THEN 1" for at in (_L1, _L2, _L3, _L4)]
-    probe = (f"SELECT 1 FROM {T['service']} v WHERE v.customer_id = c.id"
-             f" AND v.opened_at >= %(e24)s AND v.opened_at < %(e12)s")
-    return f"CASE {' '.join(cases)} WHEN EXISTS ({probe}) THEN 1 ELSE 0 END"
+# The window measures at E of _customer_base_at_each_E, in the order of both queries' columns.
+WINDOW_MEASURES = ["a12", "a24", "freq", "occ", "self12", "old12"]
 
 
 def _kept_sql() -> str:
-    settled = f"({_L1} IS NULL OR {_L1} < %(e)s)"
-    a12 = f"{settled} AND {_L1} >= %(e12)s"
-    flags = [a12, f"{settled} AND {_L1} >= %(e24)s", f"{settled} AND {_L4} >= %(e12)s",
-             f"{a12} AND ({_L2} IS NULL OR {_L2} < %(e12)s)", f"{a12} AND c.first_delivered_at < %(e)s",
+    last, second, fourth = (f"c.{LAST_SERVICES[k]}" for k in (0, 1, 3))
+    settled = f"({last} IS NULL OR {last} < %(e)s)"
+    a12 = f"{settled} AND {last} >= %(e12)s"
+    flags = [a12, f"{settled} AND {last} >= %(e24)s", f"{settled} AND {fourth} >= %(e12)s",
+             f"{a12} AND ({second} IS NULL OR {second} < %(e12)s)", f"{a12} AND c.first_delivered_at < %(e)s",
              f"{a12} AND {BASE_AT} < %(e12)s"]
-    sums = ", ".join(f"SUM(CASE WHEN {f} THEN 1 ELSE 0 END)" for f in flags)
     return f"""
-        SELECT SUM(CASE WHEN {_L1} >= %(e)s THEN 1 ELSE 0 END),
+        SELECT SUM(CASE WHEN {last} >= %(e)s THEN 1 ELSE 0 END),
+               (SELECT COUNT(DISTINCT v.customer_id) FROM {T['service']} v
+                WHERE v.dealership_id = %(store)s AND v.opened_at >= %(e24)s AND v.opened_at < %(e12)s),
                SUM(CASE WHEN {BASE_AT} < %(e)s THEN 1 ELSE 0 END),
                SUM(CASE WHEN {BASE_AT} >= %(p)s AND {BASE_AT} < %(e)s THEN 1 ELSE 0 END),
                SUM(CASE WHEN {BASE_AT} < %(e12)s THEN 1 ELSE 0 END),
-               {sums}, SUM(CASE WHEN {settled} THEN {_back12_kept()} ELSE 0 END)
+               {", ".join(f"SUM(CASE WHEN {f} THEN 1 ELSE 0 END)" for f in flags)}
         FROM {T['customer']} c WHERE c.dealership_id = %(store)s"""
 
 
 _KEPT_SQL = _kept_sql()
-
 
 # Customers with a visit at or after E: their visits of the 24 months before E, counted per customer
 # through the (customer, opened_at) index.
@@ -743,10 +732,9 @@ _VISITED_SQL = f"""
     SELECT SUM(CASE WHEN x.n12 > 0 THEN 1 ELSE 0 END), COUNT(*),
            SUM(CASE WHEN x.n12 >= 4 THEN 1 ELSE 0 END), SUM(CASE WHEN x.n12 = 1 THEN 1 ELSE 0 END),
            SUM(CASE WHEN x.n12 > 0 AND x.delivered < %(e)s THEN 1 ELSE 0 END),
-           SUM(CASE WHEN x.n12 > 0 AND x.base < %(e12)s THEN 1 ELSE 0 END),
-           SUM(CASE WHEN x.n12 < x.n THEN 1 ELSE 0 END)
+           SUM(CASE WHEN x.n12 > 0 AND x.base < %(e12)s THEN 1 ELSE 0 END)
     FROM (
-        SELECT c.id, MIN(c.first_delivered_at) AS delivered, MIN({BASE_AT}) AS base, COUNT(*) AS n,
+        SELECT c.id, MIN(c.first_delivered_at) AS delivered, MIN({BASE_AT}) AS base,
                SUM(CASE WHEN v.opened_at >= %(e12)s THEN 1 ELSE 0 END) AS n12
         FROM {T['customer']} c JOIN {T['service']} v ON v.customer_id = c.id
         WHERE c.dealership_id = %(store)s AND c.last_service_at >= %(e)s AND v.opened_at >= %(e24)s
