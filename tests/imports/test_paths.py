@@ -3,10 +3,11 @@ history, service visits and stale months for the same file (PostgreSQL only: COP
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
-from django.db import connection  # noqa: F401  (read by the skipif strings)
+from django.db import IntegrityError, connection, transaction
 
 from aftersales.models import ServiceVisit
 from aftersales.services import service_visit_create
@@ -231,3 +232,58 @@ def test_visits_on_either_side_of_a_local_month_end_within_one_utc_day_mark_both
     run_import("service_visits", write_csv(rows, name="b.csv"), dealership=copy_store, method="copy")
     assert snapshot(copy_store)["months"] == snapshot(rows_store)["months"] == [
         dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)]
+
+
+def test_the_copy_path_skips_the_row_checks_it_made_and_keeps_them_for_every_later_write(
+        write_csv, run_import, caplog):
+    store, advisor = build_store("SKIP")
+    with caplog.at_level("INFO", logger="imports.copy_path"):
+        report = run_import("service_visits", write_csv(file_rows(advisor.username)), dealership=store, method="copy")
+    assert report.ok, messages(report)
+    assert "import row checks skipped (checked set-based)" in caplog.text  # the suite's role is a superuser
+    # Back on for the rest of the transaction: a visit of a customer who does not exist is refused.
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO aftersales_servicevisit (dealership_id, customer_id, vin, kind, opened_at, revenue,"
+                       " in_warranty) VALUES (%s, -1, '', 'repair', now(), 0, false)", [store.pk])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_a_database_role_that_may_not_skip_the_row_checks_imports_the_same(write_csv, run_import, caplog):
+    rows_store, rows_advisor = build_store("ROWS")
+    copy_store, copy_advisor = build_store("COPY")
+    role = f"import_plain_{os.getpid()}"  # roles are the cluster's: one per test process
+    with connection.cursor() as cursor:  # undone with the test's transaction
+        cursor.execute(f"CREATE ROLE {role} NOSUPERUSER; GRANT ALL ON ALL TABLES IN SCHEMA public TO {role};"
+                       f" GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}; SET ROLE {role}")
+    try:
+        with caplog.at_level("INFO", logger="imports.copy_path"):
+            by_copy = run_import("service_visits", write_csv(file_rows(copy_advisor.username), name="b.csv"),
+                                 dealership=copy_store, method="copy")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    by_rows = run_import("service_visits", write_csv(file_rows(rows_advisor.username), name="a.csv"),
+                         dealership=rows_store, method="rows")
+    assert by_copy.ok and by_rows.ok, (messages(by_copy), messages(by_rows))
+    assert "import row checks kept (role may not skip them)" in caplog.text
+    rows, copy = snapshot(rows_store), snapshot(copy_store)
+    assert (copy["customers"], copy["history"], copy["visits"]) == (rows["customers"], rows["history"], rows["visits"])
+
+
+def test_the_references_of_the_rows_are_locked_and_found_or_the_import_stops():
+    from imports.copy_path import _references_locked
+
+    store, advisor = build_store("LOCK")
+    ann, bob = Customer.objects.filter(dealership=store).order_by("pk")[:2]
+
+    def found(*refs, user=None) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS imp_row, imp_user;"
+                           " CREATE TEMP TABLE imp_row (customer_id bigint, store_id bigint, advisor_id bigint)")
+            cursor.executemany("INSERT INTO imp_row VALUES (%s, %s, %s)", refs)
+            return _references_locked(cursor, user)
+
+    assert found((ann.pk, store.pk, advisor.pk), (bob.pk, store.pk, None), (ann.pk, store.pk, None), user=advisor)
+    assert not found((ann.pk, store.pk, None), (-5, store.pk, None))  # deleted meanwhile
+    assert not found((ann.pk, store.pk + 1000, None))  # not that store's customer
+    assert not found((ann.pk, store.pk, -7))  # an advisor deleted meanwhile
