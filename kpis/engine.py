@@ -80,8 +80,10 @@ def _is_pg() -> bool:
 
 
 def _fence() -> str:
-    """Ends a subquery that computes local months, so that PostgreSQL computes them below a sort rather than
-    after it: flattened, the sort would carry every row's calendar (an array of month starts) to disk."""
+    """Ends a subquery that PostgreSQL must not flatten into the query above: local months are then computed
+    below a sort rather than after it (flattened, the sort would carry every row's calendar, an array of
+    month starts, to disk), and a correlated subquery's value is computed once, not again for each outer
+    condition that reads it."""
     return "OFFSET 0" if _is_pg() else ""
 
 
@@ -568,7 +570,7 @@ def _stages_at_each_E(scope: Scope, out: Measures) -> None:
                         ORDER BY s.at DESC, s.id DESC LIMIT 1) AS stage,
                        (SELECT {LOST_SUM} FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at) AS lost
                 FROM {T['customer']} c JOIN ({at_e}) e ON c.stage_changed_at >= e.at
-                WHERE c.dealership_id = %s AND c.stage_changed_at >= %s
+                WHERE c.dealership_id = %s AND c.stage_changed_at >= %s {_fence()}
             ) h
             WHERE h.stage IS NOT NULL AND h.lost = 0
             GROUP BY h.m, h.person, h.stage"""
