@@ -1,0 +1,68 @@
+"""Time the recompute of one store-month (the incremental case) and every SQL statement in it, grouped
+by the function that ran it (docs/benchmarks.md, "KPI recompute"). PostgreSQL, on the benchmark data:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dealership_kpi \\
+        flock /tmp/bench.lock python bench/store_month_profile.py --store BENCH-016 --runs 9
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", default="BENCH-016")
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealership.settings")
+    import django
+    django.setup()
+    from django.db import connection
+
+    from bench.kpi_benchmark import time_now
+    from dealership.models import Dealership
+    from kpis import engine, services
+
+    store = Dealership.objects.get(code=args.store)
+    period = engine.month_date(engine.month_index(time_now(store)))
+    statements: list[tuple[str, float]] = []
+
+    def timed(execute, sql, params, many, context):
+        caller = next((f"{f.name}:{f.lineno}" for f in reversed(traceback.extract_stack()[:-1])
+                       if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename
+                       and f.name not in ("timed", "_rows")), "?")
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append((caller, time.perf_counter() - started))
+
+    runs = []
+    for _ in range(args.runs):
+        statements.clear()
+        started = time.perf_counter()
+        with connection.execute_wrapper(timed):
+            services.recompute(dealership_ids=[store.pk], periods=[period])
+        runs.append(time.perf_counter() - started)
+    print(f"{store.code} {period:%Y-%m}: runs {[round(r * 1000) for r in runs]} ms, "
+          f"median {statistics.median(runs) * 1000:.0f} ms")
+    by_caller: dict[str, list[float]] = {}
+    for caller, secs in statements:
+        by_caller.setdefault(caller, []).append(secs)
+    print(f"last run: {len(statements)} statements, {sum(s for _, s in statements) * 1000:.1f} ms in SQL "
+          f"of {runs[-1] * 1000:.1f} ms")
+    for caller, times in sorted(by_caller.items(), key=lambda item: -sum(item[1])):
+        print(f"{sum(times) * 1000:8.1f} ms {len(times):3d}x {caller}")
+
+
+if __name__ == "__main__":
+    main()
