@@ -709,6 +709,10 @@ WINDOW_MEASURES = ["a12", "a24", "freq", "occ", "self12", "old12"]
 
 
 def _kept_sql() -> str:
+    """Per store at E: customers with a visit after E (`later`), churn's denominator, the base figures,
+    then WINDOW_MEASURES for the customers whose visits are all before E ("settled"): active in 12 / 24
+    months is the latest visit after E − 12 / 24 months, frequent (4 or more in 12 months) the 4th latest,
+    occasional (exactly one) the latest but not the 2nd latest."""
     last, second, fourth = (f"c.{LAST_SERVICES[k]}" for k in (0, 1, 3))
     settled = f"({last} IS NULL OR {last} < %(e)s)"
     a12 = f"{settled} AND {last} >= %(e12)s"
