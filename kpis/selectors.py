@@ -195,14 +195,14 @@ def campaign_metrics(campaign: Campaign) -> dict[str, CampaignMetric]:
 
 def lapsed_customers_for_user(user: User, *, as_of: dt.datetime) -> QuerySet[Customer]:
     """Customers in the base for over 12 months with no service visit opened in the 12 months before
-    `as_of` (kpis.md `lapsed_12m`), with their last service visit; longest-lapsed first."""
+    `as_of` (kpis.md `lapsed_12m`), longest-lapsed first (by their last service visit)."""
     cutoff = as_of - dt.timedelta(days=365)
     service = ServiceVisit.objects.filter(customer=OuterRef("pk"))
     in_base_before = (Exists(service.filter(opened_at__lt=cutoff))
                       | Exists(Order.objects.filter(customer=OuterRef("pk"), delivered_at__lt=cutoff)))
     recent = Exists(service.filter(opened_at__gte=cutoff, opened_at__lt=as_of))
+    # last_service_at: the latest visit, which aftersales.services keep on the customer.
     return (customers_for_user(user).filter(in_base_before).exclude(recent)
-            .annotate(last_service_at=Max("service_visits__opened_at"))
             .select_related("consultant").order_by("last_service_at", "id"))
 
 

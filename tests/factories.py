@@ -148,6 +148,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
 class ServiceVisitFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ServiceVisit
+        skip_postgeneration_save = True
 
     customer = factory.SubFactory(CustomerFactory)
     dealership = factory.SelfAttribute("customer.dealership")
@@ -155,6 +156,13 @@ class ServiceVisitFactory(factory.django.DjangoModelFactory):
     opened_at = T0
     closed_at = factory.LazyAttribute(lambda o: o.opened_at + dt.timedelta(hours=4))
     revenue = Decimal("1100")
+
+    @factory.post_generation
+    def kept_dates(obj, create, extracted, **kwargs):
+        """The customer's first and latest visits, as aftersales.services keep them."""
+        if create:
+            from aftersales.services import customers_service_dates_refresh
+            customers_service_dates_refresh(Customer.objects.filter(pk=obj.customer_id))
 
 
 class CallbackFactory(factory.django.DjangoModelFactory):

@@ -179,8 +179,11 @@ def test_lapsed_customers_are_those_of_the_base_without_a_service_visit_for_a_ye
     OrderFactory(customer=bought_long_ago, ordered_at=now - dt.timedelta(days=420),
                  delivered_at=now - dt.timedelta(days=400))
     CustomerFactory(dealership=store, name="新客户")
-    names = [c.name for c in as_user(advisor).get(reverse("kpis:lapsed")).context["page"]]
-    assert sorted(names) == sorted(["老客户", "买车未回厂"])
+    page = as_user(advisor).get(reverse("kpis:lapsed")).context["page"]
+    assert sorted(c.name for c in page) == sorted(["老客户", "买车未回厂"])
+    # longest-lapsed first by the last visit; one who never came back has none
+    assert [(c.name, c.last_service_at) for c in page] == [("老客户", now - dt.timedelta(days=500)),
+                                                           ("买车未回厂", None)]
 
 
 @pytest.mark.parametrize("name", ["kpis:channels", "kpis:alerts", "kpis:targets", "kpis:dashboard_csv"])
