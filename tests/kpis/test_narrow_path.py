@@ -113,6 +113,26 @@ def test_the_services_keep_each_customers_latest_four_service_visits(store):
     assert _latest(bob) == [local(2024, 6, 1), None, None, None]
 
 
+def test_the_migration_fills_the_latest_four_as_the_services_keep_them(store):
+    import importlib
+
+    from django.db import connection
+
+    backfill = importlib.import_module("customers.migrations.0009_customer_last_services").BACKFILL
+    ann = customer_create(dealership=store, created_at=local(2024, 1, 1))
+    bob = customer_create(dealership=store, created_at=local(2024, 1, 1))
+    customer_create(dealership=store, created_at=local(2024, 1, 1))  # no visit: stays empty
+    for i, (who, month) in enumerate([(ann, 3), (ann, 1), (ann, 5), (ann, 2), (ann, 4), (bob, 6), (bob, 6)]):
+        service_visit_create(customer=who, opened_at=local(2024, month, 1), external_id=f"RO-{i}")
+    kept = {c.pk: _latest(c) for c in Customer.objects.all()}
+    Customer.objects.update(**{column: None for column in LAST_SERVICES})
+    with connection.cursor() as cursor:
+        for statement in backfill:
+            cursor.execute(statement)
+    assert {c.pk: _latest(c) for c in Customer.objects.all()} == kept
+    assert kept[bob.pk] == [local(2024, 6, 1)] * 2 + [None, None]
+
+
 def test_the_narrow_path_reads_frequent_and_returning_customers_as_the_full_recompute_does(store):
     """Visit patterns for every branch of the narrow path's customer base: the latest visit before e12
     found as the latest, 2nd, 3rd or 4th of the kept four, or looked up (four in the last 12 months);
