@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from django.db import DataError, ProgrammingError, connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import LAST_SERVICES
+from aftersales.services import customers_service_dates_refresh
+from customers.models import LAST_SERVICES, Customer
 from customers.services import normalize_phone
 from dealership.models import Dealership, User
 from dealership.services import kpi_months_mark_stale
@@ -687,15 +689,22 @@ def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
     """)
     with _row_checks_skipped(cursor):  # the customers are locked above, the user by _references_locked
         _history_insert(cursor, user)
+    # The latest four visits: the new visits' when he had none, else the latest four of his kept ones
+    # and the new ones, merged once per customer here (re-imported visits are recomputed below).
+    kept = ", ".join(f"c.{column}" for column in LAST_SERVICES)
+    cursor.execute(f"""
+        UPDATE imp_customer s
+        SET latest = (SELECT array_agg(x ORDER BY x DESC) FROM (
+                          SELECT x FROM unnest(s.latest || ARRAY[{kept}]) x WHERE x IS NOT NULL
+                          ORDER BY x DESC LIMIT 4) y)
+        FROM customers_customer c
+        WHERE c.id = s.customer_id AND s.latest IS NOT NULL AND c.last_service_at IS NOT NULL
+    """)
     # One pass over the customers: the moves above (and the latest change they make), the last contact
     # (customer_touch), the first and the latest four service visits (customers_service_dates_refresh)
-    # together. The latest four are the new visits' when he had none, else the latest four of his kept
-    # ones and the new ones (re-imported visits are recomputed below).
-    merged = ("(SELECT array_agg(x ORDER BY x DESC) FROM (SELECT x FROM unnest(s.latest || ARRAY["
-              + ", ".join(f"c.{column}" for column in LAST_SERVICES) + "]) x WHERE x IS NOT NULL"
-              " ORDER BY x DESC LIMIT 4) y)")
-    latest = ", ".join(f"{column} = CASE WHEN s.latest IS NULL THEN c.{column} WHEN c.last_service_at IS NULL"
-                       f" THEN s.latest[{k}] ELSE {merged}[{k}] END" for k, column in enumerate(LAST_SERVICES, 1))
+    # together.
+    latest = ", ".join(f"{column} = CASE WHEN s.latest IS NULL THEN c.{column} ELSE s.latest[{k}] END"
+                       for k, column in enumerate(LAST_SERVICES, 1))
     cursor.execute(f"""
         UPDATE customers_customer c
         SET stage = CASE WHEN b.first_out_at IS NOT NULL THEN 'loyal' WHEN b.stage = 'real' THEN 'lifetime'
@@ -719,15 +728,9 @@ def _lifecycle(cursor, user: User | None, *, updates: int) -> None:
         return
     # A re-imported visit that moved in time or to another customer can move a first visit later and
     # change the latest four of both customers: those few get theirs recomputed from their visits.
-    visits = "SELECT v.opened_at FROM aftersales_servicevisit v WHERE v.customer_id = c.id"
-    latest = ", ".join(f"{column} = ({visits} ORDER BY v.opened_at DESC LIMIT 1 OFFSET {k})"
-                       for k, column in enumerate(LAST_SERVICES))
-    cursor.execute(f"""
-        UPDATE customers_customer c
-        SET first_service_at = ({visits} ORDER BY v.opened_at LIMIT 1), {latest}
-        WHERE c.id IN (SELECT unnest(ARRAY[old_customer_id, customer_id]) FROM imp_row
-                       WHERE existing_id IS NOT NULL AND (old_customer_id <> customer_id OR old_opened_at <> opened_at))
-    """)
+    moved = RawSQL("SELECT unnest(ARRAY[old_customer_id, customer_id]) FROM imp_row WHERE existing_id IS NOT NULL"
+                   " AND (old_customer_id <> customer_id OR old_opened_at <> opened_at)", [])
+    customers_service_dates_refresh(Customer.objects.filter(pk__in=moved))
 
 
 def _history_insert(cursor, user: User | None) -> None:
