@@ -21,6 +21,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="BENCH-016")
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--explain", type=float, metavar="MS", default=None,
+                        help="after the runs, print EXPLAIN ANALYZE of the last run's statements that took MS or more")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealership.settings")
@@ -34,7 +36,7 @@ def main() -> None:
 
     store = Dealership.objects.get(code=args.store)
     period = engine.month_date(engine.month_index(time_now(store)))
-    statements: list[tuple[str, float]] = []
+    statements: list[tuple[str, float, str, object]] = []
 
     def timed(execute, sql, params, many, context):
         caller = next((f"{f.name}:{f.lineno}" for f in reversed(traceback.extract_stack()[:-1])
@@ -44,7 +46,7 @@ def main() -> None:
         try:
             return execute(sql, params, many, context)
         finally:
-            statements.append((caller, time.perf_counter() - started))
+            statements.append((caller, time.perf_counter() - started, sql, params))
 
     runs = []
     for _ in range(args.runs):
@@ -56,12 +58,21 @@ def main() -> None:
     print(f"{store.code} {period:%Y-%m}: runs {[round(r * 1000) for r in runs]} ms, "
           f"median {statistics.median(runs) * 1000:.0f} ms")
     by_caller: dict[str, list[float]] = {}
-    for caller, secs in statements:
+    for caller, secs, _sql, _params in statements:
         by_caller.setdefault(caller, []).append(secs)
-    print(f"last run: {len(statements)} statements, {sum(s for _, s in statements) * 1000:.1f} ms in SQL "
+    print(f"last run: {len(statements)} statements, {sum(s[1] for s in statements) * 1000:.1f} ms in SQL "
           f"of {runs[-1] * 1000:.1f} ms")
     for caller, times in sorted(by_caller.items(), key=lambda item: -sum(item[1])):
         print(f"{sum(times) * 1000:8.1f} ms {len(times):3d}x {caller}")
+    if args.explain is not None:
+        # The plans of the slow statements, run again as they were, with the narrow path's settings.
+        with engine._session_settings(engine.NARROW_SETTINGS), connection.cursor() as cursor:
+            for caller, secs, sql, params in statements:
+                if secs * 1000 < args.explain or not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                    continue
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                print(f"\n--- {caller}: {secs * 1000:.1f} ms")
+                print("\n".join(row[0] for row in cursor.fetchall()))
 
 
 if __name__ == "__main__":
