@@ -40,6 +40,8 @@ class ServiceVisit(models.Model):
     kind = models.CharField(_("kind"), max_length=12, choices=ServiceKind.choices, default=ServiceKind.MAINTENANCE)
     opened_at = models.DateTimeField(_("opened at"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # As Order.first_callback_at: the first reached callback after the visit, kept by aftersales.services.
+    first_callback_at = models.DateTimeField(_("first reached callback at"), null=True, blank=True, editable=False)
     revenue = money(_("revenue"), default=Decimal("0"))
     in_warranty = models.BooleanField(_("in warranty"), default=False)
 

@@ -116,15 +116,33 @@ def callback_create(
     check_same_store(dealership, staff=staff)
     completed_at = completed_at or timezone.now()
     callback = existing_for_external_id(Callback, dealership=dealership, external_id=external_id)
-    touched = [callback.completed_at] if callback else []
+    # A re-sent callback may have moved to another subject: the one it leaves is recomputed too, and
+    # its month (the callback KPIs count by the subject's delivery or closing) goes stale.
+    left = (callback.order_id, callback.service_visit_id) if callback else (None, None)
+    touched = [callback.completed_at, _event_at(callback)] if callback else []
     callback = callback or Callback(dealership=dealership, external_id=external_id or None)
     for key, value in dict(order=order, service_visit=service_visit, staff=staff, completed_at=completed_at,
                            reached=reached, notes=notes).items():
         setattr(callback, key, value)
     callback.full_clean(exclude=["dealership", "order", "service_visit", "staff"], validate_unique=False)
     callback.save()
+    subjects_first_callback_refresh(
+        orders=Order.objects.filter(pk__in={left[0], getattr(order, "pk", None)} - {None}),
+        service_visits=ServiceVisit.objects.filter(pk__in={left[1], getattr(service_visit, "pk", None)} - {None}))
+    subject.refresh_from_db(fields=["first_callback_at"])
     customer_touch(customer=subject.customer, at=completed_at)
-    # The callback KPIs count by the subject's month (delivery or closing), not the call's.
-    event_at = order.delivered_at if order else service_visit.closed_at
-    kpi_months_mark_stale(dealership=dealership, instants=[event_at, completed_at, *touched])
+    kpi_months_mark_stale(dealership=dealership, instants=[_event_at(callback), completed_at, *touched])
     return callback
+
+
+def _event_at(callback: Callback) -> dt.datetime | None:
+    """The instant the callback KPIs count a callback by: its subject's delivery or closing, not the call."""
+    return callback.order.delivered_at if callback.order_id else callback.service_visit.closed_at
+
+
+def subjects_first_callback_refresh(*, orders: QuerySet[Order], service_visits: QuerySet[ServiceVisit]) -> None:
+    """Set `first_callback_at` of these deliveries and service visits to the completion of their earliest
+    reached callback (recomputed, not moved: a re-sent callback may have changed time, outcome or subject)."""
+    reached = Callback.objects.filter(reached=True).order_by("completed_at").values("completed_at")
+    orders.update(first_callback_at=Subquery(reached.filter(order=OuterRef("pk"))[:1]))
+    service_visits.update(first_callback_at=Subquery(reached.filter(service_visit=OuterRef("pk"))[:1]))

@@ -236,6 +236,14 @@ def generate(*, stores: int, months: int, customers_per_store: int, seed: float 
             FROM aftersales_servicevisit v
             WHERE v.dealership_id IN (SELECT id FROM bench_stores) GROUP BY v.customer_id) x
         WHERE c.id = x.customer_id""")
+    # Order.first_callback_at / ServiceVisit.first_callback_at, as aftersales.services keep them.
+    for table, subject in [("sales_order", "order_id"), ("aftersales_servicevisit", "service_visit_id")]:
+        step(f"first reached callbacks of {table}", f"""
+            UPDATE {table} t SET first_callback_at = f.first_at FROM (
+                SELECT cb.{subject} AS subject, MIN(cb.completed_at) AS first_at FROM aftersales_callback cb
+                WHERE cb.reached AND cb.{subject} IS NOT NULL AND cb.dealership_id IN (SELECT id FROM bench_stores)
+                GROUP BY cb.{subject}) f
+            WHERE t.id = f.subject""")
     step("latest stage changes", """
         UPDATE customers_customer c SET stage_changed_at = x.last FROM (
             SELECT s.customer_id, MAX(s.at) AS last FROM customers_stagechange s

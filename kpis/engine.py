@@ -31,7 +31,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from aftersales.models import Callback, ServiceVisit
+from aftersales.models import ServiceVisit
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import LAST_SERVICES, Customer, StageChange
 from dealership.models import Dealership
@@ -46,7 +46,6 @@ T = {
     "visit": Visit._meta.db_table,
     "testdrive": TestDrive._meta.db_table,
     "service": ServiceVisit._meta.db_table,
-    "callback": Callback._meta.db_table,
     "campaign": Campaign._meta.db_table,
     "cost": CampaignCost._meta.db_table,
     "plan": TrafficPlan._meta.db_table,
@@ -362,53 +361,34 @@ def _pass_orders(scope: Scope, out: Measures) -> None:
         out.add(store, month, person, ordering_customers=n)
 
 
-def _called_within_3_days(table: str, alias: str, subject: str, at: str, scope: Scope) -> tuple[str, str, list]:
-    """The filter of the scope's records by `at`, the join of their first reached callbacks, its params.
-
-    A subject has an effective callback within 3 days exactly when its earliest reached one is within 3
-    days, so one join replaces a probe per callback. A narrow scope (a few thousand subjects) looks each
-    subject's callbacks up in the subject's index (a lateral join); a wide one groups every callback of
-    its stores once (cheaper than millions of index probes)."""
-    where = f"{alias}.dealership_id IN ({scope.in_list()}) AND {alias}.{at} >= %s AND {alias}.{at} < %s"
-    if scope.narrow and _is_pg():
-        join = (f"LEFT JOIN LATERAL (SELECT MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
-                f"WHERE cb.{subject} = {alias}.id AND cb.reached) cb ON TRUE")
-    else:
-        first = (f"SELECT cb.{subject} AS subject, MIN(cb.completed_at) AS first_at FROM {T['callback']} cb "
-                 f"WHERE cb.reached AND cb.{subject} IS NOT NULL AND cb.dealership_id IN ({scope.in_list()}) "
-                 f"GROUP BY cb.{subject}")
-        join = f"LEFT JOIN ({first}) cb ON cb.subject = {alias}.id"
-    return where, join, [scope.utc_from(), scope.utc_to()]
-
-
 def _pass_deliveries(scope: Scope, out: Measures) -> None:
-    """Deliveries in P, their profit with rebate, and how many got a reached callback within 3 days."""
+    """Deliveries in P, their profit with rebate, and how many got a reached callback within 3 days: a
+    delivery has one exactly when its first reached callback (`first_callback_at`, which
+    aftersales.services keep) is within 3 days."""
     m = sql_month("o.delivered_at")
-    where, join, params = _called_within_3_days(T["order"], "o", "order_id", "delivered_at", scope)
     sql = f"""
         SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*), SUM(o.gross_profit + o.oem_rebate),
-               SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('o.delivered_at')} + 3 THEN 1 ELSE 0 END)
+               SUM(CASE WHEN {sql_day('o.first_callback_at')} <= {sql_day('o.delivered_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['order']} o
         JOIN {scope.calendar()} ON d.id = o.dealership_id
-        {join}
-        WHERE {where}
+        WHERE o.dealership_id IN ({scope.in_list()}) AND o.delivered_at >= %s AND o.delivered_at < %s
         GROUP BY o.dealership_id, {m}, o.consultant_id"""
-    for store, month, person, n, profit, called in _rows(sql, params):
+    for store, month, person, n, profit, called in _rows(sql, [scope.utc_from(), scope.utc_to()]):
         out.add(store, month, person, deliveries=n, delivery_profit=profit, deliveries_called=called)
 
 
 def _pass_service_closed(scope: Scope, out: Measures) -> None:
+    """Service visits closed in P, their revenue, and how many got a reached callback within 3 days (as
+    deliveries: by the visit's kept `first_callback_at`)."""
     m = sql_month("v.closed_at")
-    where, join, params = _called_within_3_days(T["service"], "v", "service_visit_id", "closed_at", scope)
     sql = f"""
         SELECT v.dealership_id, {m} AS m, v.advisor_id, COUNT(*), SUM(v.revenue),
-               SUM(CASE WHEN {sql_day('cb.first_at')} <= {sql_day('v.closed_at')} + 3 THEN 1 ELSE 0 END)
+               SUM(CASE WHEN {sql_day('v.first_callback_at')} <= {sql_day('v.closed_at')} + 3 THEN 1 ELSE 0 END)
         FROM {T['service']} v
         JOIN {scope.calendar()} ON d.id = v.dealership_id
-        {join}
-        WHERE {where}
+        WHERE v.dealership_id IN ({scope.in_list()}) AND v.closed_at >= %s AND v.closed_at < %s
         GROUP BY v.dealership_id, {m}, v.advisor_id"""
-    for store, month, person, n, revenue, called in _rows(sql, params):
+    for store, month, person, n, revenue, called in _rows(sql, [scope.utc_from(), scope.utc_to()]):
         out.add(store, month, person, services_closed=n, service_revenue=revenue, services_called=called)
 
 

@@ -92,6 +92,9 @@ class Order(models.Model):
     model = models.CharField(_("car model"), max_length=60, blank=True)
     ordered_at = models.DateTimeField(_("ordered at"))
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # When the first reached callback after the delivery was completed, kept by aftersales.services:
+    # the 3-day callback rate reads it with the order instead of looking up every order's callbacks.
+    first_callback_at = models.DateTimeField(_("first reached callback at"), null=True, blank=True, editable=False)
     price = money(_("price"), default=Decimal("0"))
     gross_profit = money(_("gross profit"), default=Decimal("0"),
                          help_text=_("Front-end margin; often negative before the OEM rebate."))

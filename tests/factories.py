@@ -174,6 +174,14 @@ class CallbackFactory(factory.django.DjangoModelFactory):
     completed_at = T0 + dt.timedelta(days=1)
     reached = True
 
+    @factory.post_generation
+    def kept_first(obj, create, extracted, **kwargs):
+        """The subject's first reached callback, as aftersales.services keep it."""
+        if create:
+            from aftersales.services import subjects_first_callback_refresh
+            subjects_first_callback_refresh(orders=Order.objects.filter(pk=obj.order_id),
+                                            service_visits=ServiceVisit.objects.filter(pk=obj.service_visit_id))
+
 
 class KpiValueFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -24,7 +24,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from aftersales.models import Callback, ServiceVisit
-from aftersales.services import customers_first_dates_refresh
+from aftersales.services import customers_first_dates_refresh, subjects_first_callback_refresh
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import Customer, StageChange
 from customers.services import customers_stage_changed_refresh
@@ -81,8 +81,10 @@ def generate(*, stores: int, months: int, customers_per_store: int, seed: int = 
             with connection.cursor() as cursor:
                 for sql in rebuild:
                     cursor.execute(sql)
-        progress("first delivery and service dates, latest stage change of the customers")
+        progress("first delivery and service dates, latest stage change of the customers, first callbacks")
         customers_first_dates_refresh(Customer.objects.filter(dealership__code__in=codes))
+        subjects_first_callback_refresh(orders=Order.objects.filter(dealership__code__in=codes),
+                                        service_visits=ServiceVisit.objects.filter(dealership__code__in=codes))
         customers_stage_changed_refresh(Customer.objects.filter(dealership__code__in=codes))
         reset_sequences(BIG_TABLES)
         analyze([*BIG_TABLES, Campaign, CampaignCost, User, Dealership])

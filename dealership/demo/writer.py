@@ -20,7 +20,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from aftersales.models import Callback, ServiceVisit
-from aftersales.services import customers_first_dates_refresh
+from aftersales.services import customers_first_dates_refresh, subjects_first_callback_refresh
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import Customer, StageChange
 from customers.services import customers_stage_changed_refresh
@@ -188,8 +188,11 @@ def write_history(history: History, *, staff_password: str, admin_password: str 
         _write_setup(history, out, staff_password, admin_password)
         progress(f"stores, {len(out.staff)} staff, {len(out.campaigns)} campaigns")
         _write_records(history, out, progress)
-        written = Customer.objects.filter(dealership__code__in=[s.code for s in history.stores])
+        codes = [s.code for s in history.stores]
+        written = Customer.objects.filter(dealership__code__in=codes)
         customers_first_dates_refresh(written)
+        subjects_first_callback_refresh(orders=Order.objects.filter(dealership__code__in=codes),
+                                        service_visits=ServiceVisit.objects.filter(dealership__code__in=codes))
         customers_stage_changed_refresh(written)
         tables = [DealerGroup, Dealership, User, Campaign, CampaignCost, Customer, StageChange, Visit,
                   TestDrive, Order, ServiceVisit, Callback]

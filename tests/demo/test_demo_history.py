@@ -36,10 +36,11 @@ def _lifecycles(written) -> dict[int, dict]:
             (c.kind, c.from_stage, c.to_stage, c.at, staff_key.get(c.by_id), c.reason))
     rows = [("visit", v) for v in sales.Visit.objects.filter(customer_id__in=key_of).values_list("customer_id", "occurred_at")]
     rows += [("test_drive", v) for v in sales.TestDrive.objects.filter(customer_id__in=key_of).values_list("customer_id", "occurred_at")]
-    rows += [("order", (c, (a, b))) for c, a, b in sales.Order.objects.filter(customer_id__in=key_of)
-             .values_list("customer_id", "ordered_at", "delivered_at")]
-    rows += [("service", (c, (a, b))) for c, a, b in ServiceVisit.objects.filter(customer_id__in=key_of)
-             .values_list("customer_id", "opened_at", "closed_at")]
+    # With the first reached callback each subject keeps (the bulk writer fills it, the services keep it).
+    rows += [("order", (c, (a, b, f))) for c, a, b, f in sales.Order.objects.filter(customer_id__in=key_of)
+             .values_list("customer_id", "ordered_at", "delivered_at", "first_callback_at")]
+    rows += [("service", (c, (a, b, f))) for c, a, b, f in ServiceVisit.objects.filter(customer_id__in=key_of)
+             .values_list("customer_id", "opened_at", "closed_at", "first_callback_at")]
     rows += [("callback", v) for v in Callback.objects.filter(order__customer_id__in=key_of)
              .values_list("order__customer_id", "completed_at")]
     rows += [("callback", v) for v in Callback.objects.filter(service_visit__customer_id__in=key_of)
