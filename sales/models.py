@@ -117,7 +117,10 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["dealership", "ordered_at"]),
-            models.Index(fields=["dealership", "delivered_at"]),
+            # With what the KPI engine reads of a delivery (PostgreSQL): the deliveries of a month and the
+            # daily profit behind a campaign's contribution per deal come from this index alone.
+            models.Index(fields=["dealership", "delivered_at"], name="order_store_delivered",
+                         include=["consultant", "gross_profit", "oem_rebate", "first_callback_at"]),
         ]
 
     def __str__(self) -> str:
