@@ -118,7 +118,10 @@ class Customer(models.Model):
         ]
         indexes = [
             models.Index(fields=["dealership", "phone"]),
-            models.Index(fields=["dealership", "consultant", "stage"]),
+            # A consultant's customers by stage; with what the store-month's stage count reads, so that
+            # it groups them in this index's order instead of hashing the store's customers (8 → 5 ms).
+            models.Index(fields=["dealership", "consultant", "stage"], name="customer_consultant_stage",
+                         include=["is_lost", "entered_market_at", "stage_changed_at"]),
             models.Index(fields=["dealership", "entered_target_at"]),
             models.Index(fields=["dealership", "created_at"]),  # the API's ?from=&to= range
             # Everything the KPI engine reads of a store's customers for one month (stage at E, funnel

@@ -525,9 +525,10 @@ def _pass_stages(scope: Scope, out: Measures) -> None:
 def _stages_at_each_E(scope: Scope, out: Measures) -> None:
     """The narrow path of _pass_stages, at the E of each month and of the month before (the intent loss
     rate reads it): a customer whose latest change (`stage_changed_at`) is before E is in his current
-    state; only those with a later one (few, for a recent E) have their history before E read. Both
-    come from the store's entries of the customers' KPI index. A customer is known from his first change
-    on, which is when he entered `market`."""
+    state, counted by consultant and stage in the order of the customers' (store, consultant, stage)
+    index; only those with a later one (few, for a recent E) have their history before E read, found by
+    the (store, latest change) index. A customer is known from his first change on, which is when he
+    entered `market`."""
     for store in scope.ids:
         tz = scope.tz[store]
         months = sorted({k for m in scope.stores[store] for k in (m - 1, m)})
