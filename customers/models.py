@@ -179,7 +179,10 @@ class StageChange(models.Model):
                                    name="stage_change_kind_valid"),
         ]
         indexes = [
-            models.Index(fields=["customer", "at"]),
+            # A customer's history in order, with what the store-month reads of it (his state at E: the
+            # latest change before E, ties by id; his lost deals): index-only look-ups.
+            models.Index(fields=["customer", "at", "id"], name="stage_change_customer_at",
+                         include=["kind", "from_stage", "to_stage"]),
             # The changes after a month's end, which is how the stage at E of a recent month is found.
             models.Index(fields=["at"]),
         ]
