@@ -444,6 +444,9 @@ def _pass_funnel(scope: Scope, out: Measures) -> None:
     # Customers who entered any lower stage in the months asked for: cheap comparisons on each row first,
     # so that only those few are multiplied by the gates and converted to local months (a store-month).
     entered = " OR ".join(f"(c.entered_{lo}_at >= %s AND c.entered_{lo}_at < %s)" for _, (lo, _hi) in gates)
+    # A narrow scope reads only the customers changed since its start (the (store, latest change) index,
+    # which holds the entered_* columns): entering a stage is a change, so the latest one is no earlier.
+    recent = "AND c.stage_changed_at >= %s" if scope.narrow else ""
     m = sql_month("x.lower_at")
     sql = f"""
         SELECT x.store, x.person, x.i, {m} AS m, COUNT(*), COUNT(x.upper_at)
@@ -452,20 +455,22 @@ def _pass_funnel(scope: Scope, out: Measures) -> None:
                    CASE g.i {lower} END AS lower_at, CASE g.i {upper} END AS upper_at
             FROM {T['customer']} c
             CROSS JOIN ({g}) g
-            WHERE c.dealership_id IN ({scope.in_list()}) AND ({entered})
+            WHERE c.dealership_id IN ({scope.in_list()}) AND ({entered}) {recent}
         ) x
         JOIN {scope.calendar()} ON d.id = x.store
         WHERE x.lower_at >= %s AND x.lower_at < %s
         GROUP BY x.store, x.person, x.i, {m}"""
     bounds = [scope.utc_from(), scope.utc_to()]
-    for store, person, i, month, n, passed in _rows(sql, bounds * len(gates) + bounds):
+    params = bounds * len(gates) + (bounds[:1] if scope.narrow else []) + bounds
+    for store, person, i, month, n, passed in _rows(sql, params):
         code = gates[i][0]
         out.add(store, month, person, **{f"{code}_cohort": n, f"{code}_passed": passed})
 
 
 def _pass_lost(scope: Scope, out: Measures) -> None:
     m = sql_month("s.at")
-    # A narrow scope reads the history of the customers changed since its start only (the KPI index).
+    # A narrow scope reads the history of the customers changed since its start only (the (store,
+    # latest change) index).
     recent = "AND c.stage_changed_at >= %s" if scope.narrow else ""
     sql = f"""
         SELECT c.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT s.customer_id)
