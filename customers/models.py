@@ -124,8 +124,9 @@ class Customer(models.Model):
                          include=["is_lost", "entered_market_at", "stage_changed_at"]),
             models.Index(fields=["dealership", "entered_target_at"]),
             models.Index(fields=["dealership", "created_at"]),  # the API's ?from=&to= range
-            # Everything the KPI engine reads of a store's customers for one month (stage at E, funnel
-            # cohorts, base dates), so that it reads this index alone, not the wide rows (PostgreSQL).
+            # Everything the KPI engine reads of all of a store's customers (the store-month's base dates
+            # and latest visits, the full recompute's passes), so that it reads this index alone, not
+            # the wide rows (PostgreSQL).
             models.Index(fields=["dealership"], name="customer_kpi_columns",
                          include=["id", "consultant", "stage", "is_lost", *[f"entered_{s}_at" for s in STAGE_ORDER],
                                   "first_delivered_at", "first_service_at", *LAST_SERVICES, "stage_changed_at"]),

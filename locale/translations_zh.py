@@ -417,6 +417,7 @@ ZH = {
     "test drives": "试驾",
     "ordered at": "下单时间",
     "delivered at": "交车时间",
+    "first reached callback at": "首次回访成功时间",
     "price": "价格",
     "gross profit": "毛利",
     "OEM rebate": "厂家返利",
