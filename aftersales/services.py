@@ -45,6 +45,9 @@ def service_visit_create(
     visit = existing_for_external_id(ServiceVisit, dealership=dealership, external_id=external_id)
     touched = [visit.opened_at, visit.closed_at] if visit else []
     serviced = {customer.pk, visit.customer_id} if visit else {customer.pk}
+    # The customers locked before their service dates are recomputed (as callback_create does): a visit
+    # recorded at the same moment for one of them waits here, so each recompute sees the other visit.
+    list(Customer.objects.select_for_update().filter(pk__in=serviced).order_by("pk").values_list("pk"))
     visit = visit or ServiceVisit(dealership=dealership, external_id=external_id or None)
     for key, value in dict(customer=customer, advisor=advisor, vin=(vin or "").upper(), kind=kind,
                            opened_at=opened_at, closed_at=closed_at, revenue=revenue,
@@ -120,15 +123,19 @@ def callback_create(
     # its month (the callback KPIs count by the subject's delivery or closing) goes stale.
     left = (callback.order_id, callback.service_visit_id) if callback else (None, None)
     touched = [callback.completed_at, _event_at(callback)] if callback else []
+    orders = Order.objects.filter(pk__in={left[0], getattr(order, "pk", None)} - {None})
+    visits = ServiceVisit.objects.filter(pk__in={left[1], getattr(service_visit, "pk", None)} - {None})
+    # The subjects locked (in one order: no deadlock) before their first callback is recomputed: a call
+    # recorded at the same moment waits here, so each recompute sees the other call (tests/reliability).
+    list(orders.select_for_update().order_by("pk").values_list("pk"))
+    list(visits.select_for_update().order_by("pk").values_list("pk"))
     callback = callback or Callback(dealership=dealership, external_id=external_id or None)
     for key, value in dict(order=order, service_visit=service_visit, staff=staff, completed_at=completed_at,
                            reached=reached, notes=notes).items():
         setattr(callback, key, value)
     callback.full_clean(exclude=["dealership", "order", "service_visit", "staff"], validate_unique=False)
     callback.save()
-    subjects_first_callback_refresh(
-        orders=Order.objects.filter(pk__in={left[0], getattr(order, "pk", None)} - {None}),
-        service_visits=ServiceVisit.objects.filter(pk__in={left[1], getattr(service_visit, "pk", None)} - {None}))
+    subjects_first_callback_refresh(orders=orders, service_visits=visits)
     subject.refresh_from_db(fields=["first_callback_at"])
     customer_touch(customer=subject.customer, at=completed_at)
     kpi_months_mark_stale(dealership=dealership, instants=[_event_at(callback), completed_at, *touched])
