@@ -168,6 +168,7 @@ class ServiceVisitFactory(factory.django.DjangoModelFactory):
 class CallbackFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Callback
+        skip_postgeneration_save = True
 
     order = factory.SubFactory(OrderFactory, delivered_at=T0)
     dealership = factory.SelfAttribute("order.dealership")
