@@ -163,6 +163,9 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "3600"))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # Above the longest task, so that a late-acked task is not handed to a second worker while running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# A full KPI recompute runs this many chunks of stores at a time, each on its own database connection
+# (PostgreSQL, outside a transaction; see kpis.services.recompute): about one per core of the database.
+KPI_RECOMPUTE_THREADS = int(os.environ.get("KPI_RECOMPUTE_THREADS", "2"))
 CELERY_BEAT_SCHEDULE: dict = {
     # kpis: the nightly full recompute (cohort rates keep maturing after their month), and a sweep of
     # the stale months every minute in case a debounced dispatch was lost (a broker restart, say).

@@ -280,3 +280,43 @@ def test_stores_computed_in_chunks_get_the_same_rows_as_in_one_pass(store, other
     monkeypatch.setattr(services, "STORES_PER_PASS", 1)
     services.recompute(dealership_ids=[store.pk, other_store.pk])
     assert _rows(store) + _rows(other_store) == together
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_run_side_by_side_on_their_own_connections_and_write_the_same_rows(monkeypatch, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("chunks run side by side on PostgreSQL only")
+    stores = [DealershipFactory() for _ in range(3)]
+    for i, store in enumerate(stores):
+        _history(store, 2 + i)
+    monkeypatch.setattr(services, "STORES_PER_PASS", 1)
+    settings.KPI_RECOMPUTE_THREADS = 1
+    expected = services.recompute(dealership_ids=[s.pk for s in stores])
+    one_by_one = [_rows(s) for s in stores]
+    KpiValue.objects.all().delete()
+
+    settings.KPI_RECOMPUTE_THREADS = 2
+    seen, progress = set(), []
+    chunk = services._recompute_chunk
+
+    def recorded(*args, **kwargs):
+        seen.add(threading.current_thread().name)
+        return chunk(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_recompute_chunk", recorded)
+    written = services.recompute(dealership_ids=[s.pk for s in stores], progress=progress.append)
+    assert len(seen) == 2 and all(name.startswith("kpi-recompute") for name in seen)
+    assert [_rows(s) for s in stores] == one_by_one
+    assert written == expected
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_the_chunks_run_on_the_callers_connection(store, other_store, monkeypatch, settings):
+    # A thread's own connection would not see the rows this transaction has not committed.
+    settings.KPI_RECOMPUTE_THREADS = 2
+    monkeypatch.setattr(services, "STORES_PER_PASS", 1)
+    assert services._threads(2) == 1
+    _history(store, 2)
+    services.recompute(dealership_ids=[store.pk, other_store.pk])
+    assert KpiValue.objects.filter(dealership=store, person=None, code="deliveries", period=month(2025, 3)).get().value == 2
