@@ -22,12 +22,6 @@ class ServiceKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-# The customer's neighbouring service visits (in opened_at order) that the KPI engine's customer base reads,
-# kept on each visit by aftersales.services: the previous one, the third and fourth before it, the next one.
-# Column → offset in the customer's visits (LAG for a negative one, LEAD for a positive one).
-NEIGHBOURS = {"prior_opened_at": -1, "prior_3_opened_at": -3, "prior_4_opened_at": -4, "next_opened_at": 1}
-
-
 class ServiceVisit(models.Model):
     # No single-column indexes for the store and the customer: the composite indexes below lead with
     # them and serve the same lookups, and every index is paid on each row a bulk import writes.
@@ -48,12 +42,6 @@ class ServiceVisit(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # As Order.first_callback_at: the first reached callback after the visit, kept by aftersales.services.
     first_callback_at = models.DateTimeField(_("first reached callback at"), null=True, blank=True, editable=False)
-    # NEIGHBOURS: with them a full recompute counts the customer base in one scan of the visits instead of
-    # sorting ten million of them by customer for a window each time (see kpis.engine._pass_customer_base).
-    prior_opened_at = models.DateTimeField(_("previous visit opened at"), null=True, blank=True, editable=False)
-    prior_3_opened_at = models.DateTimeField(_("third visit before opened at"), null=True, blank=True, editable=False)
-    prior_4_opened_at = models.DateTimeField(_("fourth visit before opened at"), null=True, blank=True, editable=False)
-    next_opened_at = models.DateTimeField(_("next visit opened at"), null=True, blank=True, editable=False)
     revenue = money(_("revenue"), default=Decimal("0"))
     in_warranty = models.BooleanField(_("in warranty"), default=False)
 

@@ -5,12 +5,12 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from aftersales.models import NEIGHBOURS, Callback, ServiceKind, ServiceVisit
+from aftersales.models import Callback, ServiceKind, ServiceVisit
 from customers.models import LAST_SERVICES, Customer, Stage
 from customers.services import customer_advance, customer_touch
 from dealership.models import User
@@ -61,43 +61,16 @@ def service_visit_create(
                          at=opened_at, by=by, reason="service_in_warranty" if in_warranty else "service")
     customer_touch(customer=customer, at=opened_at)
     customers_service_dates_refresh(Customer.objects.filter(pk__in=serviced))
-    visit.refresh_from_db(fields=list(NEIGHBOURS))  # so that a later save() of it keeps them
     kpi_months_mark_stale(dealership=dealership, instants=[opened_at, closed_at, *touched])
     return visit
 
 
 def customers_service_dates_refresh(customers: QuerySet[Customer]) -> int:
     """Set `first_service_at` to each customer's earliest service visit opened and LAST_SERVICES to his
-    latest four (recomputed, not moved: a re-imported visit may have moved in time or to another customer),
-    and each of his visits' NEIGHBOURS."""
+    latest four (recomputed, not moved: a re-imported visit may have moved in time or to another customer)."""
     visits = ServiceVisit.objects.filter(customer=OuterRef("pk")).values("opened_at")
     latest = {column: Subquery(visits.order_by("-opened_at")[k:k + 1]) for k, column in enumerate(LAST_SERVICES)}
-    service_neighbours_refresh(customers)
     return customers.update(first_service_at=Subquery(visits.order_by("opened_at")[:1]), **latest)
-
-
-def neighbours_sql(visits: str, order: str = "opened_at, id") -> str:
-    """The NEIGHBOURS of each row of `visits` (a relation with customer_id and opened_at) as columns, from
-    one window over each customer's rows. The tie-break of `order` does not change them: visits opened at
-    the same instant have the same neighbours' instants whichever comes first."""
-    columns = ", ".join(f"{'LAG' if k < 0 else 'LEAD'}(opened_at, {abs(k)}) OVER x AS {name}"
-                        for name, k in NEIGHBOURS.items())
-    return f"{columns} FROM {visits} WINDOW x AS (PARTITION BY customer_id ORDER BY {order})"
-
-
-def service_neighbours_refresh(customers: QuerySet[Customer]) -> int:
-    """Recompute the NEIGHBOURS of every service visit of these customers, writing only the visits whose
-    neighbours changed (a visit added after the others changes the last four of them). Returns how many."""
-    ids, params = customers.values("pk").query.sql_with_params()
-    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-    table = ServiceVisit._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"""
-            UPDATE {table} SET {", ".join(f"{name} = w.{name}" for name in NEIGHBOURS)}
-            FROM (SELECT id, {neighbours_sql(f"{table} WHERE customer_id IN ({ids})")}) w
-            WHERE {table}.id = w.id AND ({" OR ".join(f"{table}.{name} {differs} w.{name}" for name in NEIGHBOURS)})
-        """, params)
-        return cursor.rowcount
 
 
 def customers_first_dates_refresh(customers: QuerySet[Customer]) -> None:

@@ -15,9 +15,6 @@ from collections.abc import Callable
 
 from django.db import connection
 
-from aftersales.models import NEIGHBOURS
-from aftersales.services import neighbours_sql
-
 CODE_PREFIX = "BENCH"
 
 
@@ -165,23 +162,21 @@ def generate(*, stores: int, months: int, customers_per_store: int, seed: float 
                c.dealership_id, c.id, c.consultant_id
         FROM customers_customer c
         WHERE c.dealership_id IN (SELECT id FROM bench_stores) AND c.entered_real_at IS NOT NULL""")
-    visits = """(
-            SELECT c.dealership_id AS sid, c.id AS customer_id,
-                   c.created_at + (now() - interval '6 hours' - c.created_at) * random() AS opened_at,
+    step("service visits", """
+        INSERT INTO aftersales_servicevisit (vin, kind, opened_at, closed_at, revenue, in_warranty, dealership_id,
+                                             customer_id, advisor_id)
+        SELECT '', 'maintenance', o, o + interval '5 hours', round((200 + random() * 3000)::numeric, 2),
+               random() < 0.5, sid, cid, adv
+        FROM (
+            SELECT c.dealership_id AS sid, c.id AS cid,
+                   c.created_at + (now() - interval '6 hours' - c.created_at) * random() AS o,
                    s.adv0 + (random() * 4)::int AS adv
             -- 70 percent of the customers, drawn per customer (ids interleave stores: no modulo of the id)
             FROM (SELECT * FROM customers_customer WHERE random() < 0.7
                   AND dealership_id IN (SELECT id FROM bench_stores) OFFSET 0) c
             JOIN bench_stores s ON s.id = c.dealership_id
             CROSS JOIN LATERAL generate_series(1, 1 + (random() * 12 + c.id * 0)::int) k
-        ) v"""
-    # With each visit's NEIGHBOURS, as aftersales.services keep them (the stores were emptied above).
-    step("service visits", f"""
-        INSERT INTO aftersales_servicevisit (vin, kind, opened_at, closed_at, revenue, in_warranty, dealership_id,
-                                             customer_id, advisor_id, {", ".join(NEIGHBOURS)})
-        SELECT '', 'maintenance', opened_at, opened_at + interval '5 hours',
-               round((200 + random() * 3000)::numeric, 2), random() < 0.5, sid, customer_id, adv,
-               {neighbours_sql(visits, order="opened_at")}""")
+        ) v""")
     step("callbacks after deliveries", """
         INSERT INTO aftersales_callback (completed_at, reached, notes, dealership_id, order_id)
         SELECT o.delivered_at + interval '1 day' * (random() * 6), random() < 0.8, '', o.dealership_id, o.id

@@ -31,8 +31,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from aftersales.models import NEIGHBOURS
-from aftersales.services import customers_service_dates_refresh, neighbours_sql, service_neighbours_refresh
+from aftersales.services import customers_service_dates_refresh
 from customers.models import LAST_SERVICES, Customer
 from customers.services import normalize_phone
 from dealership.models import Dealership, User
@@ -642,31 +641,16 @@ def _write(cursor, *, updates: int) -> None:
                 opened_at = r.opened_at, closed_at = r.closed_at, revenue = r.revenue, in_warranty = r.in_warranty
             FROM imp_row r WHERE sv.id = r.existing_id
         """)
-    # The customers who had visits before: their visits' neighbours are read with the new ones below, and
-    # theirs recomputed after (the customers' kept latest visit says who, before _lifecycle moves it).
-    cursor.execute("""
-        CREATE TEMP TABLE imp_served ON COMMIT DROP AS
-        SELECT DISTINCT r.customer_id FROM imp_row r JOIN customers_customer c ON c.id = r.customer_id
-        WHERE r.existing_id IS NULL AND c.last_service_at IS NOT NULL
-    """)
-    columns = "dealership_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue, in_warranty"
-    visits = f"""(
-        SELECT row_no, store_id AS dealership_id, external_id, customer_id, advisor_id, vin, kind, opened_at,
-               closed_at, revenue, in_warranty
-        FROM imp_row WHERE existing_id IS NULL
-        UNION ALL
-        SELECT NULL, {columns} FROM aftersales_servicevisit WHERE customer_id IN (SELECT customer_id FROM imp_served)
-    ) n"""
-    # In time order, as the row path creates them (and the time-ordered indexes are appended to), each
-    # with its NEIGHBOURS among its customer's new and earlier visits.
+    # In time order, as the row path creates them (and the time-ordered indexes are appended to).
     with _row_checks_skipped(cursor):
-        cursor.execute(f"""
-            INSERT INTO aftersales_servicevisit ({columns}, {", ".join(NEIGHBOURS)})
-            SELECT {columns}, {", ".join(NEIGHBOURS)}
-            FROM (SELECT n.*, {neighbours_sql(visits, order="opened_at, row_no")}) n
-            WHERE row_no IS NOT NULL ORDER BY opened_at, row_no
+        cursor.execute("""
+            INSERT INTO aftersales_servicevisit
+                (dealership_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue,
+                 in_warranty)
+            SELECT store_id, external_id, customer_id, advisor_id, vin, kind, opened_at, closed_at, revenue,
+                   in_warranty
+            FROM imp_row WHERE existing_id IS NULL ORDER BY opened_at, row_no
         """)
-    service_neighbours_refresh(Customer.objects.filter(pk__in=RawSQL("SELECT customer_id FROM imp_served", [])))
 
 
 def _lifecycle(cursor, user: User | None, *, updates: int) -> None:

@@ -592,18 +592,14 @@ BASE_AT = ("(CASE WHEN c.first_delivered_at IS NULL THEN c.first_service_at"
 def _pass_customer_base(scope: Scope, out: Measures) -> None:
     """The customer base and the service-visit windows, as runs of months per customer group.
 
-    Each visit i at month m, with the months of its customer's previous, third and fourth previous and next
-    visits (p1, p3, p4, n1: the NEIGHBOURS that aftersales.services keep on it), gives:
-    - a12/a24: the months it adds to "has a visit in the last 12/24 months": [max(m, p1 + W), m + W − 1]
+    One window over each customer's visits (ordered by month) gives, per visit i at month m:
+    - a12/a24: the months it adds to "has a visit in the last 12/24 months": [max(m, m_{i−1} + W), m + W − 1]
       (empty for a second visit in the same month), so the runs of a customer are disjoint;
     - old12/self12: a12 clipped to months ≥ base month + 12 / ≥ first delivery month;
     - freq: visits i−3..i are four in the window from m_i to m_{i−3} + 11, new months only from
       m_{i−4} + 12 on (the previous run's end + 1);
     - occ: visit i is the only one in the window between its neighbours;
     - base/new/base_old: from the base month (earliest delivery or service visit).
-    Only visits from WINDOW_HISTORY months back to the scope's end are read, and a neighbour outside that
-    span counts as none, as if the visits were numbered within it: the kept neighbours replace a window
-    over those visits (a sort of millions of them by customer) and give the same runs.
     """
     ms = sql_month("v.opened_at")
     md = sql_month("c.first_delivered_at")
@@ -621,36 +617,37 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     freq_s = later("w.p4 + 12", "w.m")
     occ_s = later("w.p1 + 12", "w.m")
     occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
-    lo, hi = scope.utc_from(WINDOW_HISTORY), scope.utc_to()
+    hi = scope.utc_to()
     base_sql = f"""
         SELECT c.id AS cid, c.dealership_id AS store, {sql_month(BASE_AT)} AS bm, {md} AS dm
         FROM {T['customer']} c JOIN {scope.calendar()} ON d.id = c.dealership_id
-        WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %(hi)s OR c.first_service_at < %(hi)s)"""
+        WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %s OR c.first_service_at < %s)"""
     if _is_pg():
-        base, with_base = "base", f"base AS MATERIALIZED ({base_sql}),"
+        base, with_base, params = "base", f"base AS MATERIALIZED ({base_sql}),", [hi, hi]
     else:
         # SQLite joins a CTE by scanning all of it for every visit (40 s on the demo): an indexed table.
-        base, with_base = "temp.kpi_base", ""
+        base, with_base, params = "temp.kpi_base", "", []
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS temp.kpi_base")
             until = connection.ops.adapt_datetimefield_value(hi)
-            cursor.execute(f"CREATE TEMP TABLE kpi_base AS {base_sql}", {"hi": until})
+            cursor.execute(f"CREATE TEMP TABLE kpi_base AS {base_sql}", [until, until])
             cursor.execute("CREATE INDEX temp.kpi_base_cid ON kpi_base (cid)")
-    prior = {k: f"CASE WHEN v.{column} >= %(lo)s THEN {sql_month(f'v.{column}')} END"
-             for k, column in (("p1", "prior_opened_at"), ("p3", "prior_3_opened_at"), ("p4", "prior_4_opened_at"))}
-    # MATERIALIZED: `wb` is read by several of the UNION's branches; SQLite would otherwise compute it
-    # (and its Python month functions) again for each (PostgreSQL does this by default).
+    # MATERIALIZED: `wb` is read by several of the UNION's branches; SQLite would otherwise run the
+    # window (and its Python month function) again for each (PostgreSQL does this by default).
     sql = f"""
         WITH {with_base}
         w AS (
-            SELECT v.store, v.m, b.bm, b.dm, v.p1, v.p3, v.p4, v.n1
+            SELECT v.store, v.m, v.bm, v.dm, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
+                   LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
             FROM (
-                SELECT v.customer_id AS cid, v.dealership_id AS store, {ms} AS m,
-                       {", ".join(f"{expr} AS {k}" for k, expr in prior.items())},
-                       CASE WHEN v.next_opened_at < %(hi)s THEN {sql_month('v.next_opened_at')} END AS n1
-                FROM {T['service']} v JOIN {scope.calendar()} ON d.id = v.dealership_id
-                WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %(lo)s AND v.opened_at < %(hi)s {_fence()}
-            ) v JOIN {base} b ON b.cid = v.cid
+                SELECT v.id, v.cid, v.store, v.m, b.bm, b.dm
+                FROM (
+                    SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m
+                    FROM {T['service']} v JOIN {scope.calendar()} ON d.id = v.dealership_id
+                    WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s {_fence()}
+                ) v JOIN {base} b ON b.cid = v.cid
+            ) v
+            WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
         ),
         wb AS MATERIALIZED (
             SELECT x.store, x.s12, x.s24, x.e12, x.e24, x.so, x.ss, x.fs, x.fe, x.os, x.oe, COUNT(*) AS n
@@ -678,7 +675,7 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         SELECT store, 'new', bm, bm, COUNT(*) FROM {base} GROUP BY store, bm
         UNION ALL
         SELECT store, 'base_old', bm + 12, NULL, COUNT(*) FROM {base} GROUP BY store, bm"""
-    for store, name, s, e, n in _rows(sql, {"lo": lo, "hi": hi}):
+    for store, name, s, e, n in _rows(sql, params + [scope.utc_from(WINDOW_HISTORY), hi]):
         out.intervals.add((store, None, name), s, e, _num(n))
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from aftersales.models import NEIGHBOURS, Callback, ServiceVisit
+from aftersales.models import Callback, ServiceVisit
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import Customer, StageChange
 from dealership.models import DealerGroup, Dealership, Role, StaleMonth, User
@@ -159,11 +159,10 @@ class ServiceVisitFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def kept_dates(obj, create, extracted, **kwargs):
-        """The customer's first and latest visits and the visits' neighbours, as aftersales.services keep them."""
+        """The customer's first and latest visits, as aftersales.services keep them."""
         if create:
             from aftersales.services import customers_service_dates_refresh
             customers_service_dates_refresh(Customer.objects.filter(pk=obj.customer_id))
-            obj.refresh_from_db(fields=list(NEIGHBOURS))
 
 
 class CallbackFactory(factory.django.DjangoModelFactory):
