@@ -601,88 +601,94 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     One window over each customer's visits (ordered by month) gives, per visit i at month m:
     - a12/a24: the months it adds to "has a visit in the last 12/24 months": [max(m, m_{i−1} + W), m + W − 1]
       (empty for a second visit in the same month), so the runs of a customer are disjoint;
-    - old12/self12: a12 clipped to months ≥ base month + 12 / ≥ first delivery month;
+    - self12: a12 clipped to months ≥ his first delivery month (the only customer column a visit needs:
+      joined after the window, for the customers with a delivery only);
     - freq: visits i−3..i are four in the window from m_i to m_{i−3} + 11, new months only from
       m_{i−4} + 12 on (the previous run's end + 1);
-    - occ: visit i is the only one in the window between its neighbours;
-    - base/new/base_old: from the base month (earliest delivery or service visit).
+    - occ: visit i is the only one in the window between its neighbours.
+    From the customers alone: base/new/base_old from the base month bm (earliest delivery or service
+    visit), and old12 (active in 12 months with bm at least 12 months back) as a12 less the customers
+    with a later bm: all of such a customer's visits are from bm on, so he is active at m exactly from his
+    first visit's month to bm + 11.
     """
-    ms = sql_month("v.opened_at")
-    md = sql_month("c.first_delivered_at")
-    ids = scope.in_list()
     if scope.narrow:
         _customer_base_at_each_E(scope, out)
         return
+    ids, hi = scope.in_list(), scope.utc_to()
 
     def later(a: str, b: str) -> str:
         return f"CASE WHEN {a} > {b} THEN {a} ELSE {b} END"
 
     s12, s24 = later("w.p1 + 12", "w.m"), later("w.p1 + 24", "w.m")
-    old12 = later("w.bm + 12", s12)
-    self12 = f"CASE WHEN w.dm IS NOT NULL THEN {later('w.dm', s12)} END"  # NULL: never delivered, never counts
-    freq_s = later("w.p4 + 12", "w.m")
-    occ_s = later("w.p1 + 12", "w.m")
     occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
-    hi = scope.utc_to()
-    base_sql = f"""
-        SELECT c.id AS cid, c.dealership_id AS store, {sql_month(BASE_AT)} AS bm, {md} AS dm
-        FROM {T['customer']} c JOIN {scope.calendar()} ON d.id = c.dealership_id
-        WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %s OR c.first_service_at < %s)"""
-    if _is_pg():
-        base, with_base, params = "base", f"base AS MATERIALIZED ({base_sql}),", [hi, hi]
-    else:
-        # SQLite joins a CTE by scanning all of it for every visit (40 s on the demo): an indexed table.
-        base, with_base, params = "temp.kpi_base", "", []
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS temp.kpi_base")
-            until = connection.ops.adapt_datetimefield_value(hi)
-            cursor.execute(f"CREATE TEMP TABLE kpi_base AS {base_sql}", [until, until])
-            cursor.execute("CREATE INDEX temp.kpi_base_cid ON kpi_base (cid)")
-    # MATERIALIZED: `wb` is read by several of the UNION's branches; SQLite would otherwise run the
-    # window (and its Python month function) again for each (PostgreSQL does this by default).
-    sql = f"""
-        WITH {with_base}
-        w AS (
-            SELECT v.store, v.m, v.bm, v.dm, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
-                   LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
+    if _is_pg():  # the first delivery month once per delivered customer, hashed
+        delivered, dm = f"""LEFT JOIN (
+                SELECT c.id, {sql_month("c.first_delivered_at")} AS dm
+                FROM {T['customer']} c JOIN {scope.calendar()} ON d.id = c.dealership_id
+                WHERE c.dealership_id IN ({ids}) AND c.first_delivered_at IS NOT NULL {_fence()}
+            ) dl ON dl.id = w.cid""", "dl.dm"
+    else:  # SQLite would scan a joined subquery again for every visit: the customer's row by its key
+        delivered = f"LEFT JOIN {T['customer']} dl ON dl.id = w.cid JOIN {scope.calendar()} ON d.id = w.store"
+        dm = sql_month("dl.first_delivered_at")
+    visit_runs = f"""
+        SELECT r.store, r.s12, r.e12, r.s24, r.e24, r.fs, r.fe, r.oe,
+               CASE WHEN r.dm IS NOT NULL THEN {later('r.dm', 'r.s12')} END AS ss
+        FROM (
+            SELECT w.store, {s12} AS s12, w.m + 11 AS e12, {s24} AS s24, w.m + 23 AS e24,
+                   {later("w.p4 + 12", "w.m")} AS fs, w.p3 + 11 AS fe, {occ_e} AS oe, {dm} AS dm
             FROM (
-                SELECT v.id, v.cid, v.store, v.m, b.bm, b.dm
+                SELECT v.store, v.cid, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
+                       LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
                 FROM (
-                    SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {ms} AS m
+                    SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {sql_month("v.opened_at")} AS m
                     FROM {T['service']} v JOIN {scope.calendar()} ON d.id = v.dealership_id
                     WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s {_fence()}
-                ) v JOIN {base} b ON b.cid = v.cid
-            ) v
-            WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
-        ),
-        wb AS MATERIALIZED (
-            SELECT x.store, x.s12, x.s24, x.e12, x.e24, x.so, x.ss, x.fs, x.fe, x.os, x.oe, COUNT(*) AS n
-            FROM (
-                SELECT w.store, {s12} AS s12, {s24} AS s24, w.m + 11 AS e12, w.m + 23 AS e24,
-                       {old12} AS so, {self12} AS ss, {freq_s} AS fs, w.p3 + 11 AS fe, {occ_s} AS os, {occ_e} AS oe
-                FROM w
-            ) x
-            GROUP BY x.store, x.s12, x.s24, x.e12, x.e24, x.so, x.ss, x.fs, x.fe, x.os, x.oe
-        )
-        SELECT store, 'a12', s12, e12, SUM(n) FROM wb WHERE s12 <= e12 GROUP BY store, s12, e12
-        UNION ALL
-        SELECT store, 'a24', s24, e24, SUM(n) FROM wb WHERE s24 <= e24 GROUP BY store, s24, e24
-        UNION ALL
-        SELECT store, 'old12', so, e12, SUM(n) FROM wb WHERE s12 <= e12 AND so <= e12 GROUP BY store, so, e12
-        UNION ALL
-        SELECT store, 'self12', ss, e12, SUM(n) FROM wb WHERE s12 <= e12 AND ss <= e12 GROUP BY store, ss, e12
-        UNION ALL
-        SELECT store, 'freq', fs, fe, SUM(n) FROM wb WHERE fe IS NOT NULL AND fs <= fe GROUP BY store, fs, fe
-        UNION ALL
-        SELECT store, 'occ', os, oe, SUM(n) FROM wb WHERE os <= oe GROUP BY store, os, oe
-        UNION ALL
-        SELECT store, 'base', bm, NULL, COUNT(*) FROM {base} GROUP BY store, bm
-        UNION ALL
-        SELECT store, 'new', bm, bm, COUNT(*) FROM {base} GROUP BY store, bm
-        UNION ALL
-        SELECT store, 'base_old', bm + 12, NULL, COUNT(*) FROM {base} GROUP BY store, bm"""
-    for store, name, s, e, n in _rows(sql, params + [scope.utc_from(WINDOW_HISTORY), hi]):
+                ) v
+                WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
+            ) w
+            {delivered} {_fence()}
+        ) r"""
+    sets = [("a12", "s12", "e12", "s12 <= e12"), ("a24", "s24", "e24", "s24 <= e24"),
+            ("self12", "ss", "e12", "s12 <= e12 AND ss <= e12"), ("freq", "fs", "fe", "fe IS NOT NULL AND fs <= fe"),
+            ("occ", "s12", "oe", "s12 <= oe")]
+    for store, name, s, e, n in _rows(_runs_by_set(visit_runs, sets), [scope.utc_from(WINDOW_HISTORY), hi]):
         out.intervals.add((store, None, name), s, e, _num(n))
+        if name == "a12":
+            out.intervals.add((store, None, "old12"), s, e, _num(n))
+    customer_runs = f"""
+        SELECT b.store, b.bm, b.bm + 12 AS bo, b.fm, b.bm + 11 AS ye
+        FROM (
+            SELECT c.dealership_id AS store, {sql_month(BASE_AT)} AS bm, {sql_month("c.first_service_at")} AS fm
+            FROM {T['customer']} c JOIN {scope.calendar()} ON d.id = c.dealership_id
+            WHERE c.dealership_id IN ({ids}) AND (c.first_delivered_at < %s OR c.first_service_at < %s)
+        ) b"""
+    sets = [("base", "bm", None, "bm IS NOT NULL"), ("new", "bm", "bm", "bm IS NOT NULL"),
+            ("base_old", "bo", None, "bo IS NOT NULL"), ("young12", "fm", "ye", "fm <= ye")]
+    for store, name, s, e, n in _rows(_runs_by_set(customer_runs, sets), [hi, hi]):
+        if name == "young12":
+            out.intervals.add((store, None, "old12"), s, e, -_num(n))
+        else:
+            out.intervals.add((store, None, name), s, e, _num(n))
+
+
+def _runs_by_set(source: str, sets: list[tuple[str, str, str | None, str]]) -> str:
+    """(store, name, s, e, count) of the rows of `source` grouped, per set (name, start, end, condition),
+    by store, start and end where the condition holds: on PostgreSQL one scan with GROUPING SETS (each set
+    a small hash table), on SQLite a UNION ALL over the materialized source."""
+    if not _is_pg():
+        return f"WITH src AS MATERIALIZED ({source})\n" + "\nUNION ALL\n".join(
+            f"SELECT store, '{name}', {s}, {e or 'NULL'}, COUNT(*) FROM src WHERE {cond} GROUP BY store, {s}"
+            + (f", {e}" if e else "") for name, s, e, cond in sets)
+    cols = [(f"k{i}", f"CASE WHEN {cond} THEN {s} END", f"x{i}", e or "CAST(NULL AS INTEGER)")
+            for i, (_name, s, e, cond) in enumerate(sets)]
+    which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{name}'" for (k, *_), (name, *_) in zip(cols, sets))
+    return f"""
+        SELECT store, CASE {which} END, COALESCE({', '.join(k for k, *_ in cols)}),
+               COALESCE({', '.join(x for *_, x, _e in cols)}), COUNT(*)
+        FROM (SELECT store, {', '.join(f'{ke} AS {k}, {e} AS {x}' for k, ke, x, e in cols)}
+              FROM ({source}) q OFFSET 0) g
+        GROUP BY GROUPING SETS ({', '.join(f'(store, {k}, {x})' for k, _ke, x, _e in cols)})
+        HAVING COALESCE({', '.join(k for k, *_ in cols)}) IS NOT NULL"""
 
 
 def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:

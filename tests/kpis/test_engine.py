@@ -169,6 +169,25 @@ def test_new_customers_and_self_sold_count_buyers_and_first_time_service(store, 
     assert kpis.row(store, 2025, 3, "active_12m").value == 2
 
 
+
+def test_self_sold_counts_from_the_delivery_and_lapsed_from_a_year_after_the_base_date(store, kpis):
+    """On both paths: the full recompute's runs of months (more than NARROW_MONTHS) and each month alone."""
+    serviced_first = _serviced(store, local(2024, 1, 10), local(2024, 6, 10))  # serviced here, then buys here
+    order_create(customer=serviced_first, ordered_at=local(2024, 9, 1), delivered_at=local(2024, 9, 5))
+    _buyer(store, ordered=local(2024, 3, 1), delivered=local(2024, 3, 5))  # bought, never serviced
+    _serviced(store, local(2024, 2, 10), local(2025, 1, 10))  # back within a year: never lapsed
+    expected = {  # month: (active_self_sold_12m, lapsed_12m)
+        (2024, 8): (0, 0), (2024, 9): (1, 0), (2024, 12): (1, 0), (2025, 2): (1, 0),
+        (2025, 3): (1, 1),  # the buyer's base date (March 2024) is 12 months back
+        (2025, 5): (1, 1), (2025, 6): (0, 2),  # June 2024's visit has left the window
+    }
+    kpis.recompute(store, *[month(2024 + (m - 1) // 12, (m - 1) % 12 + 1) for m in range(1, 19)])
+    assert engine.NARROW_MONTHS < 18
+    for (y, m), want in expected.items():
+        assert (kpis.row(store, y, m, "active_self_sold_12m").value, kpis.row(store, y, m, "lapsed_12m").value) == want
+        assert (kpis.value(store, y, m, "active_self_sold_12m"), kpis.row(store, y, m, "lapsed_12m").value) == want
+
+
 # --- traffic, cost, sales ----------------------------------------------------------------------------------
 
 def test_traffic_kinds_costs_and_year_on_year_growth(store, kpis):
