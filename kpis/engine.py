@@ -338,27 +338,34 @@ NARROW_MONTHS = 3
 
 
 def _pass_orders(scope: Scope, out: Measures) -> None:
-    """Orders placed in P (by the order's consultant), and distinct ordering customers (by theirs)."""
-    m = sql_month("o.ordered_at")
+    """Orders placed in P (by the order's consultant, with the referred customers'), and distinct ordering
+    customers (by theirs)."""
+    referral = "CASE WHEN c.referred_by_id IS NOT NULL THEN 1 ELSE 0 END"
+    for by_owner, store, month, person, n, referred in _events_by_person(scope, T["order"], "ordered_at", referral):
+        if by_owner:
+            out.add(store, month, person, ordering_customers=n)
+        else:
+            out.add(store, month, person, orders=n, referral_deals=referred)
+
+
+def _events_by_person(scope: Scope, table: str, at: str, flag: str = "0") -> list[tuple]:
+    """(by_owner, store, month, person, n, flagged) of the events of `table` (orders, test drives) at `at` in
+    the scope's months, joined to their customers once: counted by the event's consultant (by_owner 0, with
+    the sum of `flag`, SQL on the customer c), and as distinct customers by the customer's own consultant
+    (by_owner 1), which keeps the distinct count additive."""
     sql = f"""
-        SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*),
-               SUM(CASE WHEN c.referred_by_id IS NOT NULL THEN 1 ELSE 0 END)
-        FROM {T['order']} o
-        JOIN {scope.calendar()} ON d.id = o.dealership_id
-        JOIN {T['customer']} c ON c.id = o.customer_id
-        WHERE o.dealership_id IN ({scope.in_list()}) AND o.ordered_at >= %s AND o.ordered_at < %s
-        GROUP BY o.dealership_id, {m}, o.consultant_id"""
-    for store, month, person, n, referral in _rows(sql, [scope.utc_from(), scope.utc_to()]):
-        out.add(store, month, person, orders=n, referral_deals=referral)
-    sql = f"""
-        SELECT o.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT o.customer_id)
-        FROM {T['order']} o
-        JOIN {scope.calendar()} ON d.id = o.dealership_id
-        JOIN {T['customer']} c ON c.id = o.customer_id
-        WHERE o.dealership_id IN ({scope.in_list()}) AND o.ordered_at >= %s AND o.ordered_at < %s
-        GROUP BY o.dealership_id, {m}, c.consultant_id"""
-    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
-        out.add(store, month, person, ordering_customers=n)
+        WITH e AS MATERIALIZED (
+            SELECT e.dealership_id AS store, {sql_month(f"e.{at}")} AS m, e.consultant_id AS seller,
+                   c.consultant_id AS owner, e.customer_id, {flag} AS flag
+            FROM {table} e
+            JOIN {scope.calendar()} ON d.id = e.dealership_id
+            JOIN {T['customer']} c ON c.id = e.customer_id
+            WHERE e.dealership_id IN ({scope.in_list()}) AND e.{at} >= %s AND e.{at} < %s
+        )
+        SELECT 0, store, m, seller, COUNT(*), SUM(flag) FROM e GROUP BY store, m, seller
+        UNION ALL
+        SELECT 1, store, m, owner, COUNT(DISTINCT customer_id), 0 FROM e GROUP BY store, m, owner"""
+    return _rows(sql, [scope.utc_from(), scope.utc_to()])
 
 
 def _pass_deliveries(scope: Scope, out: Measures) -> None:
@@ -422,31 +429,21 @@ def _pass_visits(scope: Scope, out: Measures) -> None:
 
 
 def _pass_test_drives(scope: Scope, out: Measures) -> None:
-    m = sql_month("t.occurred_at")
-    where = f"t.dealership_id IN ({scope.in_list()}) AND t.occurred_at >= %s AND t.occurred_at < %s"
-    sql = f"""
-        SELECT t.dealership_id, {m} AS m, t.consultant_id, COUNT(*)
-        FROM {T['testdrive']} t JOIN {scope.calendar()} ON d.id = t.dealership_id
-        WHERE {where} GROUP BY t.dealership_id, {m}, t.consultant_id"""
-    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
-        out.add(store, month, person, test_drives=n)
-    # A customer figure: broken down by the customer's consultant, which keeps the distinct count additive.
-    sql = f"""
-        SELECT t.dealership_id, {m} AS m, c.consultant_id, COUNT(DISTINCT t.customer_id)
-        FROM {T['testdrive']} t JOIN {scope.calendar()} ON d.id = t.dealership_id
-        JOIN {T['customer']} c ON c.id = t.customer_id
-        WHERE {where} GROUP BY t.dealership_id, {m}, c.consultant_id"""
-    for store, month, person, n in _rows(sql, [scope.utc_from(), scope.utc_to()]):
-        out.add(store, month, person, test_drive_customers=n)
+    for by_owner, store, month, person, n, _flagged in _events_by_person(scope, T["testdrive"], "occurred_at"):
+        out.add(store, month, person, **{"test_drive_customers" if by_owner else "test_drives": n})
 
 
 def _pass_funnel(scope: Scope, out: Measures) -> None:
     """Cohorts of each gate in one scan of the customers: entered the lower stage in P, and of them,
     how many have entered the next stage by now (the entered_<stage>_at columns keep first entries)."""
     gates = list(FUNNEL_GATES.items())
-    lower = " ".join(f"WHEN {i} THEN c.entered_{lo}_at" for i, (_, (lo, _hi)) in enumerate(gates))
-    upper = " ".join(f"WHEN {i} THEN c.entered_{hi}_at" for i, (_, (_lo, hi)) in enumerate(gates))
-    g = " UNION ALL ".join(f"SELECT {i} AS i" for i in range(len(gates)))
+    if _is_pg():  # each customer's row read once, its gates made from it
+        per_gate = ", ".join(f"({i}, c.entered_{lo}_at, c.entered_{hi}_at)" for i, (_, (lo, hi)) in enumerate(gates))
+        g, lower, upper = f"CROSS JOIN LATERAL (VALUES {per_gate}) g (i, lower_at, upper_at)", "g.lower_at", "g.upper_at"
+    else:  # SQLite has no LATERAL: the customers times the gates' numbers, each picking its columns
+        g = "CROSS JOIN (" + " UNION ALL ".join(f"SELECT {i} AS i" for i in range(len(gates))) + ") g"
+        lower = "CASE g.i " + " ".join(f"WHEN {i} THEN c.entered_{lo}_at" for i, (_, (lo, _hi)) in enumerate(gates)) + " END"
+        upper = "CASE g.i " + " ".join(f"WHEN {i} THEN c.entered_{hi}_at" for i, (_, (_lo, hi)) in enumerate(gates)) + " END"
     # Customers who entered any lower stage in the months asked for: cheap comparisons on each row first,
     # so that only those few are multiplied by the gates and converted to local months (a store-month).
     entered = " OR ".join(f"(c.entered_{lo}_at >= %s AND c.entered_{lo}_at < %s)" for _, (lo, _hi) in gates)
@@ -457,10 +454,8 @@ def _pass_funnel(scope: Scope, out: Measures) -> None:
     sql = f"""
         SELECT x.store, x.person, x.i, {m} AS m, COUNT(*), COUNT(x.upper_at)
         FROM (
-            SELECT c.dealership_id AS store, c.consultant_id AS person, g.i,
-                   CASE g.i {lower} END AS lower_at, CASE g.i {upper} END AS upper_at
-            FROM {T['customer']} c
-            CROSS JOIN ({g}) g
+            SELECT c.dealership_id AS store, c.consultant_id AS person, g.i, {lower} AS lower_at, {upper} AS upper_at
+            FROM {T['customer']} c {g}
             WHERE c.dealership_id IN ({scope.in_list()}) AND ({entered}) {recent}
         ) x
         JOIN {scope.calendar()} ON d.id = x.store
