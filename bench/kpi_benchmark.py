@@ -4,7 +4,12 @@
         flock /tmp/bench.lock python bench/kpi_benchmark.py --stores 50 --months 36 --customers-per-store 40000
 
 Measures, in one run on the same data:
-- full: services.recompute() of every KPI, store and month (plus campaign metrics and channel ROI);
+- kept runs: the service visits' runs the engine keeps (kpis.visit_runs) brought up to date, a build of
+  every store after the generator (once; reported, not part of the full recompute);
+- full: services.recompute() of every KPI, store and month (plus campaign metrics and channel ROI), after
+  a day of new service visits (as many as the data set has a day on average), so that it includes
+  bringing the kept runs of their customers up to date, as the nightly recompute does; the day's
+  visits are deleted afterwards (and the kept runs refreshed again), so the data set stays the same;
 - lower bound: one hand-written SQL pass scanning the same fact tables once, grouped by store and month;
 - incremental: services.recompute() of one store-month (the latest), best and median of several runs;
 - peak memory: ru_maxrss of this process, which is the worker doing the recompute.
@@ -48,7 +53,7 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
 
     from bench import kpi_data
     from dealership.models import Dealership
-    from kpis import engine, services
+    from kpis import engine, services, visit_runs
 
     if generate:
         kpi_data.generate(stores=stores, months=months, customers_per_store=customers_per_store, say=say)
@@ -57,17 +62,29 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
 
     scope, _stores = services._scope(ids, None)
     started = time.perf_counter()
+    with engine._session_settings(engine.WIDE_SETTINGS):
+        visit_runs.refresh(scope.tz)
+    out["kept_runs_s"] = time.perf_counter() - started
+    say(f"kept visit runs brought up to date (a build of every store after new data): {out['kept_runs_s']:.2f} s")
+
+    started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(lower_bound_sql(scope))
         groups = len(cursor.fetchall())
     out["lower_bound_s"] = time.perf_counter() - started
     say(f"lower bound (one grouped scan of the fact tables): {out['lower_bound_s']:.2f} s, {groups} store-months")
 
+    day = _day_of_service_visits(ids, months)
+    say(f"a day of service visits written: {len(day)} ({len(day) / len(ids):.0f} a store)")
     started = time.perf_counter()
     out["rows_written"] = services.recompute(dealership_ids=ids)
     out["full_s"] = time.perf_counter() - started
     out["ratio"] = out["full_s"] / out["lower_bound_s"]
     say(f"full recompute: {out['full_s']:.2f} s, {out['rows_written']:.0f} rows; ratio {out['ratio']:.2f}")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [day])
+    with engine._session_settings(engine.WIDE_SETTINGS):
+        visit_runs.refresh(scope.tz)
 
     # The store with the most service visits: the incremental figure is its worst case, not an empty store.
     store = (Dealership.objects.filter(pk__in=ids).annotate(n=Count("service_visits")).order_by("-n", "pk").first())
@@ -85,6 +102,23 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     say(f"peak memory of this worker process (ru_maxrss): {out['peak_rss_mb']:.0f} MB")
     return out
+
+
+def _day_of_service_visits(ids: list[int], months: int) -> list[int]:
+    """Write a day's service visits (the data set's daily average) for existing customers, sampled from
+    the visits, opened in the last hours; returns their ids."""
+    from django.db import connection
+    with connection.cursor() as cursor:
+        share = min(100.0, 100.0 / (months * 30.4))  # percent of the visits: one day of them
+        cursor.execute("""
+            INSERT INTO aftersales_servicevisit (vin, kind, opened_at, closed_at, revenue, in_warranty,
+                                                 dealership_id, customer_id, advisor_id)
+            SELECT v.vin, v.kind, now() - random() * interval '6 hours', NULL, v.revenue, v.in_warranty,
+                   v.dealership_id, v.customer_id, v.advisor_id
+            FROM aftersales_servicevisit v TABLESAMPLE BERNOULLI (%s)
+            WHERE v.dealership_id = ANY(%s)
+            RETURNING id""", [share, ids])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def time_now(store):
@@ -107,6 +141,8 @@ def main() -> None:
     from django.db import connection
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database (the figures are PostgreSQL figures).")
+    from django.core.management import call_command
+    call_command("migrate", verbosity=0)  # a fresh database has no tables yet
     run(stores=args.stores, months=args.months, customers_per_store=args.customers_per_store,
         incremental_runs=args.incremental_runs, generate=not args.no_generate)
 

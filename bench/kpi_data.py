@@ -39,6 +39,8 @@ def clear() -> None:
         f"DELETE FROM dealership_stalemonth WHERE dealership_id IN {stores}",
         f"DELETE FROM aftersales_callback WHERE dealership_id IN {stores}",
         f"DELETE FROM aftersales_servicevisit WHERE dealership_id IN {stores}",
+        *(f"DELETE FROM {table} WHERE dealership_id IN {stores}"  # the engine's kept runs (kpis.visit_runs)
+          for table in ("kpi_visit_months", "kpi_visit_runs", "kpi_visit_changed", "kpi_visit_built")),
         f"DELETE FROM sales_order WHERE dealership_id IN {stores}",
         f"DELETE FROM sales_testdrive WHERE dealership_id IN {stores}",
         f"DELETE FROM sales_visit WHERE dealership_id IN {stores}",

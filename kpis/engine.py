@@ -36,6 +36,7 @@ from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import LAST_SERVICES, Customer, StageChange
 from dealership.models import Dealership
 from kpis.models import MarketData, SatisfactionScore
+from kpis import visit_runs
 from kpis.registry import BY_PERSON_CODES, FUNNEL_GATES, KPIS, STAGES
 from sales.models import Order, TestDrive, Visit
 
@@ -593,14 +594,9 @@ BASE_AT = ("(CASE WHEN c.first_delivered_at IS NULL THEN c.first_service_at"
 def _pass_customer_base(scope: Scope, out: Measures) -> None:
     """The customer base and the service-visit windows, as runs of months per customer group.
 
-    One window over each customer's visits (ordered by month) gives, per visit i at month m:
-    - a12/a24: the months it adds to "has a visit in the last 12/24 months": [max(m, m_{i−1} + W), m + W − 1]
-      (empty for a second visit in the same month), so the runs of a customer are disjoint;
-    - self12: a12 clipped to months ≥ his first delivery month (the only customer column a visit needs:
-      joined after the window, for the customers with a delivery only);
-    - freq: visits i−3..i are four in the window from m_i to m_{i−3} + 11, new months only from
-      m_{i−4} + 12 on (the previous run's end + 1);
-    - occ: visit i is the only one in the window between its neighbours.
+    The window measures (a12, a24, self12, freq, occ) are the runs of visit_runs.pieces: on PostgreSQL
+    the kept runs (visit_runs.refresh, then read), on SQLite derived here from the visits, by one window
+    over each customer's visits (ordered by month), the first delivery month joined after it.
     From the customers alone: base/new/base_old from the base month bm (earliest delivery or service
     visit), and old12 (active in 12 months with bm at least 12 months back) as a12 less the customers
     with a later bm: all of such a customer's visits are from bm on, so he is active at m exactly from his
@@ -610,43 +606,24 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         _customer_base_at_each_E(scope, out)
         return
     ids, hi = scope.in_list(), scope.utc_to()
-
-    def later(a: str, b: str) -> str:
-        return f"CASE WHEN {a} > {b} THEN {a} ELSE {b} END"
-
-    s12, s24 = later("w.p1 + 12", "w.m"), later("w.p1 + 24", "w.m")
-    occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
-    if _is_pg():  # the first delivery month once per delivered customer, hashed
-        delivered, dm = f"""LEFT JOIN (
-                SELECT c.id, {sql_month("c.first_delivered_at")} AS dm
-                FROM {T['customer']} c JOIN {scope.calendar()} ON d.id = c.dealership_id
-                WHERE c.dealership_id IN ({ids}) AND c.first_delivered_at IS NOT NULL {_fence()}
-            ) dl ON dl.id = w.cid""", "dl.dm"
-    else:  # SQLite would scan a joined subquery again for every visit: the customer's row by its key
-        delivered = f"LEFT JOIN {T['customer']} dl ON dl.id = w.cid JOIN {scope.calendar()} ON d.id = w.store"
-        dm = sql_month("dl.first_delivered_at")
-    visit_runs = f"""
-        SELECT r.store, r.s12, r.e12, r.s24, r.e24, r.fs, r.fe, r.oe,
-               CASE WHEN r.dm IS NOT NULL THEN {later('r.dm', 'r.s12')} END AS ss
-        FROM (
-            SELECT w.store, {s12} AS s12, w.m + 11 AS e12, {s24} AS s24, w.m + 23 AS e24,
-                   {later("w.p4 + 12", "w.m")} AS fs, w.p3 + 11 AS fe, {occ_e} AS oe, {dm} AS dm
+    if _is_pg():
+        visit_runs.refresh(scope.tz)
+        rows = visit_runs.read(scope.ids)
+    else:
+        windowed = f"""
+            SELECT v.store, v.cid, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
+                   LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
             FROM (
-                SELECT v.store, v.cid, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,
-                       LAG(v.m, 4) OVER x AS p4, LEAD(v.m, 1) OVER x AS n1
-                FROM (
-                    SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {sql_month("v.opened_at")} AS m
-                    FROM {T['service']} v JOIN {scope.calendar()} ON d.id = v.dealership_id
-                    WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s {_fence()}
-                ) v
-                WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)
-            ) w
-            {delivered} {_fence()}
-        ) r"""
-    sets = [("a12", "s12", "e12", "s12 <= e12"), ("a24", "s24", "e24", "s24 <= e24"),
-            ("self12", "ss", "e12", "s12 <= e12 AND ss <= e12"), ("freq", "fs", "fe", "fe IS NOT NULL AND fs <= fe"),
-            ("occ", "s12", "oe", "s12 <= oe")]
-    for store, name, s, e, n in _rows(_runs_by_set(visit_runs, sets), [scope.utc_from(WINDOW_HISTORY), hi]):
+                SELECT v.id, v.customer_id AS cid, v.dealership_id AS store, {sql_month("v.opened_at")} AS m
+                FROM {T['service']} v JOIN {scope.calendar()} ON d.id = v.dealership_id
+                WHERE v.dealership_id IN ({ids}) AND v.opened_at >= %s AND v.opened_at < %s
+            ) v
+            WINDOW x AS (PARTITION BY v.cid ORDER BY v.m, v.id)"""
+        # The customer's row by its key (SQLite would scan a joined subquery again for every visit).
+        joined = f"LEFT JOIN {T['customer']} dl ON dl.id = w.cid JOIN {scope.calendar()} ON d.id = w.store"
+        source = visit_runs.pieces(windowed, joined, dm=sql_month("dl.first_delivered_at"))
+        rows = _rows(visit_runs.runs_by_set(source, visit_runs.VISIT_SETS), [scope.utc_from(WINDOW_HISTORY), hi])
+    for store, name, s, e, n in rows:
         out.intervals.add((store, None, name), s, e, _num(n))
         if name == "a12":
             out.intervals.add((store, None, "old12"), s, e, _num(n))
@@ -659,31 +636,11 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         ) b"""
     sets = [("base", "bm", None, "bm IS NOT NULL"), ("new", "bm", "bm", "bm IS NOT NULL"),
             ("base_old", "bo", None, "bo IS NOT NULL"), ("young12", "fm", "ye", "fm <= ye")]
-    for store, name, s, e, n in _rows(_runs_by_set(customer_runs, sets), [hi, hi]):
+    for store, name, s, e, n in _rows(visit_runs.runs_by_set(customer_runs, sets), [hi, hi]):
         if name == "young12":
             out.intervals.add((store, None, "old12"), s, e, -_num(n))
         else:
             out.intervals.add((store, None, name), s, e, _num(n))
-
-
-def _runs_by_set(source: str, sets: list[tuple[str, str, str | None, str]]) -> str:
-    """(store, name, s, e, count) of the rows of `source` grouped, per set (name, start, end, condition),
-    by store, start and end where the condition holds: on PostgreSQL one scan with GROUPING SETS (each set
-    a small hash table), on SQLite a UNION ALL over the materialized source."""
-    if not _is_pg():
-        return f"WITH src AS MATERIALIZED ({source})\n" + "\nUNION ALL\n".join(
-            f"SELECT store, '{name}', {s}, {e or 'NULL'}, COUNT(*) FROM src WHERE {cond} GROUP BY store, {s}"
-            + (f", {e}" if e else "") for name, s, e, cond in sets)
-    cols = [(f"k{i}", f"CASE WHEN {cond} THEN {s} END", f"x{i}", e or "CAST(NULL AS INTEGER)")
-            for i, (_name, s, e, cond) in enumerate(sets)]
-    which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{name}'" for (k, *_), (name, *_) in zip(cols, sets))
-    return f"""
-        SELECT store, CASE {which} END, COALESCE({', '.join(k for k, *_ in cols)}),
-               COALESCE({', '.join(x for *_, x, _e in cols)}), COUNT(*)
-        FROM (SELECT store, {', '.join(f'{ke} AS {k}, {e} AS {x}' for k, ke, x, e in cols)}
-              FROM ({source}) q OFFSET 0) g
-        GROUP BY GROUPING SETS ({', '.join(f'(store, {k}, {x})' for k, _ke, x, _e in cols)})
-        HAVING COALESCE({', '.join(k for k, *_ in cols)}) IS NOT NULL"""
 
 
 def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:

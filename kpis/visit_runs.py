@@ -1,0 +1,209 @@
+"""The service visits' runs of months, kept between recomputes (PostgreSQL).
+
+The customer base's window measures (active in 12/24 months, self-sold active, frequent, occasional:
+kpis.md) are counts of customers per month, which the engine gets as runs of months: per visit, the
+months it adds to each measure (`pieces`), counted per store, measure, start and end (`runs_by_set`).
+Derived from every visit at each full recompute, that was most of its time: ten million visits sorted
+by customer and windowed. So on PostgreSQL the runs are kept:
+
+- `kpi_visit_months`: per customer and store, the local months of his visits in order and the month of
+  his first delivery: all a customer's runs depend on;
+- `kpi_visit_runs`: the runs of all of them, counted per (store, measure, start, end): what a full
+  recompute reads;
+- `kpi_visit_changed`: the customers whose visits (instant, customer, store) or first delivery changed
+  since, written by triggers on the two tables (migration kpis 0003), so that no writer can forget;
+- `kpi_visit_built`: the stores whose runs are built, with the time zone they were built in.
+
+`refresh` brings a store's runs up to date before they are read: the changed customers' old runs are
+taken off the counts, their months read again from their visits, their new runs added; a store never
+built, whose zone changed or with a large share of its customers changed is built again from its visits.
+The counts are therefore exactly those of the visits at the time of the refresh (tests/kpis/
+test_visit_runs.py compares them with the runs derived from the visits).
+"""
+from __future__ import annotations
+
+import zoneinfo
+
+from django.db import connection, transaction
+
+from aftersales.models import ServiceVisit
+from customers.models import Customer
+
+SERVICE, CUSTOMER = ServiceVisit._meta.db_table, Customer._meta.db_table
+
+# The sets of runs a visit's pieces make: (measure, start column, end column, condition).
+VISIT_SETS = [("a12", "s12", "e12", "s12 <= e12"), ("a24", "s24", "e24", "s24 <= e24"),
+              ("self12", "ss", "e12", "s12 <= e12 AND ss <= e12"), ("freq", "fs", "fe", "fe IS NOT NULL AND fs <= fe"),
+              ("occ", "s12", "oe", "s12 <= oe")]
+
+# A store is built again, rather than refreshed customer by customer, when more than this share of its
+# kept customers changed (an import, a regenerated history): taking old runs off and adding new ones
+# costs about twice what a build does.
+REBUILD_SHARE = 0.25
+# Advisory lock class of a store's kept runs (pg_advisory_xact_lock(class, store)): two refreshes of the
+# same store must not both take the same customer's old runs off the counts.
+LOCK_CLASS = 7301
+
+
+def later(a: str, b: str) -> str:
+    return f"CASE WHEN {a} > {b} THEN {a} ELSE {b} END"
+
+
+def pieces(windowed: str, joined: str = "", dm: str = "w.dm") -> str:
+    """The months each visit adds to each measure, from rows (store, cid, m, p1, p3, p4, n1[, dm]) of
+    visits with the months of the 1st, 3rd and 4th visit before and of the next one (window over a
+    customer's visits in order); `joined`/`dm` give the customer's first delivery month.
+
+    - a12/a24: the months it adds to "has a visit in the last 12/24 months": [max(m, p1 + W), m + W − 1]
+      (empty for a second visit in the same month), so the runs of a customer are disjoint;
+    - self12: a12 clipped to months from his first delivery month on;
+    - freq: visits i−3..i are four in the window from m_i to m_{i−3} + 11, new months only from
+      m_{i−4} + 12 on (the previous run's end + 1);
+    - occ: visit i is the only one in the window between its neighbours.
+    """
+    fence = "OFFSET 0" if connection.vendor == "postgresql" else ""
+    s12, s24 = later("w.p1 + 12", "w.m"), later("w.p1 + 24", "w.m")
+    occ_e = "CASE WHEN w.n1 - 1 < w.m + 11 THEN w.n1 - 1 ELSE w.m + 11 END"
+    return f"""
+        SELECT r.store, r.s12, r.e12, r.s24, r.e24, r.fs, r.fe, r.oe,
+               CASE WHEN r.dm IS NOT NULL THEN {later('r.dm', 'r.s12')} END AS ss
+        FROM (
+            SELECT w.store, {s12} AS s12, w.m + 11 AS e12, {s24} AS s24, w.m + 23 AS e24,
+                   {later("w.p4 + 12", "w.m")} AS fs, w.p3 + 11 AS fe, {occ_e} AS oe, {dm} AS dm
+            FROM ({windowed}) w
+            {joined} {fence}
+        ) r"""
+
+
+def runs_by_set(source: str, sets: list[tuple[str, str, str | None, str]]) -> str:
+    """(store, name, s, e, count) of the rows of `source` grouped, per set (name, start, end, condition),
+    by store, start and end where the condition holds: on PostgreSQL one scan with GROUPING SETS (each set
+    a small hash table), on SQLite a UNION ALL over the materialized source."""
+    if connection.vendor != "postgresql":
+        return f"WITH src AS MATERIALIZED ({source})\n" + "\nUNION ALL\n".join(
+            f"SELECT store, '{name}', {s}, {e or 'NULL'}, COUNT(*) FROM src WHERE {cond} GROUP BY store, {s}"
+            + (f", {e}" if e else "") for name, s, e, cond in sets)
+    cols = [(f"k{i}", f"CASE WHEN {cond} THEN {s} END", f"x{i}", e or "CAST(NULL AS INTEGER)")
+            for i, (_name, s, e, cond) in enumerate(sets)]
+    which = " ".join(f"WHEN GROUPING({k}) = 0 THEN '{name}'" for (k, *_), (name, *_) in zip(cols, sets))
+    return f"""
+        SELECT store, CASE {which} END, COALESCE({', '.join(k for k, *_ in cols)}),
+               COALESCE({', '.join(x for *_, x, _e in cols)}), COUNT(*)
+        FROM (SELECT store, {', '.join(f'{ke} AS {k}, {e} AS {x}' for k, ke, x, e in cols)}
+              FROM ({source}) q OFFSET 0) g
+        GROUP BY GROUPING SETS ({', '.join(f'(store, {k}, {x})' for k, _ke, x, _e in cols)})
+        HAVING COALESCE({', '.join(k for k, *_ in cols)}) IS NOT NULL"""
+
+
+# --- kept (PostgreSQL) ----------------------------------------------------------------------------------
+
+def read(store_ids: list[int]) -> list[tuple[int, str, int, int, int]]:
+    """(store, measure, s, e, customers) of the stores' kept runs (refresh them first)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT dealership_id, measure, s, e, n FROM kpi_visit_runs WHERE dealership_id = ANY(%s)",
+                       [list(store_ids)])
+        return cursor.fetchall()
+
+
+def refresh(tz: dict[int, zoneinfo.ZoneInfo]) -> None:
+    """Bring the kept runs of the stores `tz` names (store id → its zone) up to date with their visits."""
+    ids = sorted(tz)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for store in ids:  # in order, so that two refreshes of overlapping stores cannot deadlock
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, store])
+        cursor.execute("SELECT dealership_id, timezone FROM kpi_visit_built WHERE dealership_id = ANY(%s)", [ids])
+        built = dict(cursor.fetchall())
+        cursor.execute("SELECT dealership_id, COUNT(*) FROM kpi_visit_changed WHERE dealership_id = ANY(%s)"
+                       " GROUP BY dealership_id", [ids])
+        changed = dict(cursor.fetchall())
+        kept = {}
+        if changed:
+            cursor.execute("SELECT dealership_id, COUNT(*) FROM kpi_visit_months WHERE dealership_id = ANY(%s)"
+                           " GROUP BY dealership_id", [list(changed)])
+            kept = dict(cursor.fetchall())
+        rebuild = [s for s in ids if built.get(s) != tz[s].key or changed.get(s, 0) > REBUILD_SHARE * kept.get(s, 0)]
+        if rebuild:
+            _build(cursor, {s: tz[s] for s in rebuild})
+        rest = [s for s in ids if s not in rebuild and changed.get(s)]
+        if rest:
+            _refresh_changed(cursor, {s: tz[s] for s in rest})
+
+
+def _zones(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
+    return "(VALUES " + ", ".join(f"({int(s)}, '{z.key}')" for s, z in tz.items()) + ") AS z (id, tz)"
+
+
+def _month(ts: str) -> str:
+    """The local month index (year × 12 + month − 1) of `ts` in the zone z.tz, exact for any instant (the
+    kept months outlive any scope's calendar)."""
+    local = f"({ts} AT TIME ZONE z.tz)"
+    return f"(EXTRACT(YEAR FROM {local}) * 12 + EXTRACT(MONTH FROM {local}) - 1)::integer"
+
+
+def _months_insert(tz: dict[int, zoneinfo.ZoneInfo], only_claimed: bool) -> str:
+    """Each customer's months of visits (in the order of their instants) and first delivery month."""
+    claimed = ("JOIN kpi_visit_claimed cl ON cl.dealership_id = v.dealership_id AND cl.customer_id = v.customer_id"
+               if only_claimed else "")
+    return f"""
+        INSERT INTO kpi_visit_months (dealership_id, customer_id, months, delivered)
+        SELECT k.store, k.cid, k.months, {_month("c.first_delivered_at")}
+        FROM (
+            SELECT v.dealership_id AS store, v.customer_id AS cid,
+                   array_agg({_month("v.opened_at")} ORDER BY v.opened_at, v.id) AS months
+            FROM {SERVICE} v {claimed} JOIN {_zones(tz)} ON z.id = v.dealership_id
+            WHERE v.dealership_id = ANY(%s)
+            GROUP BY v.dealership_id, v.customer_id
+        ) k
+        JOIN {_zones(tz)} ON z.id = k.store
+        LEFT JOIN {CUSTOMER} c ON c.id = k.cid"""
+
+
+def _kept_runs(only_claimed: bool) -> str:
+    """(store, measure, s, e, n) of the kept months of the stores (of the claimed customers only)."""
+    claimed = ("JOIN kpi_visit_claimed cl ON cl.dealership_id = k.dealership_id AND cl.customer_id = k.customer_id"
+               if only_claimed else "")
+    windowed = f"""
+        SELECT u.store, u.cid, u.m, LAG(u.m, 1) OVER x AS p1, LAG(u.m, 3) OVER x AS p3,
+               LAG(u.m, 4) OVER x AS p4, LEAD(u.m, 1) OVER x AS n1, u.dm
+        FROM (
+            SELECT k.dealership_id AS store, k.customer_id AS cid, k.delivered AS dm, u.m, u.i
+            FROM kpi_visit_months k {claimed} CROSS JOIN LATERAL unnest(k.months) WITH ORDINALITY AS u (m, i)
+            WHERE k.dealership_id = ANY(%s)
+        ) u
+        WINDOW x AS (PARTITION BY u.store, u.cid ORDER BY u.i)"""
+    return runs_by_set(pieces(windowed), VISIT_SETS)
+
+
+def _runs_add(sign: str, only_claimed: bool) -> str:
+    return f"""
+        INSERT INTO kpi_visit_runs AS r (dealership_id, measure, s, e, n)
+        SELECT * FROM ({_kept_runs(only_claimed)}) q
+        ON CONFLICT (dealership_id, measure, s, e) DO UPDATE SET n = r.n {sign} EXCLUDED.n"""
+
+
+def _build(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
+    """The stores' kept months and runs from all their visits."""
+    ids = sorted(tz)
+    for table in ("kpi_visit_months", "kpi_visit_runs", "kpi_visit_changed"):
+        cursor.execute(f"DELETE FROM {table} WHERE dealership_id = ANY(%s)", [ids])
+    cursor.execute(_months_insert(tz, only_claimed=False), [ids])
+    cursor.execute(f"INSERT INTO kpi_visit_runs (dealership_id, measure, s, e, n) {_kept_runs(False)}", [ids])
+    cursor.execute("INSERT INTO kpi_visit_built (dealership_id, timezone) SELECT * FROM unnest(%s::bigint[], %s::text[])"
+                   " ON CONFLICT (dealership_id) DO UPDATE SET timezone = EXCLUDED.timezone",
+                   [ids, [tz[s].key for s in ids]])
+
+
+def _refresh_changed(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
+    """The changed customers' old runs off the counts, their months read again, their new runs on."""
+    ids = sorted(tz)
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS kpi_visit_claimed (dealership_id bigint, customer_id bigint)"
+        " ON COMMIT DELETE ROWS; TRUNCATE kpi_visit_claimed;"
+        " WITH x AS (DELETE FROM kpi_visit_changed WHERE dealership_id = ANY(%s) RETURNING dealership_id, customer_id)"
+        " INSERT INTO kpi_visit_claimed SELECT * FROM x; ANALYZE kpi_visit_claimed", [ids])
+    cursor.execute(_runs_add("-", only_claimed=True), [ids])
+    cursor.execute("DELETE FROM kpi_visit_months k USING kpi_visit_claimed cl"
+                   " WHERE k.dealership_id = cl.dealership_id AND k.customer_id = cl.customer_id")
+    cursor.execute(_months_insert(tz, only_claimed=True), [ids])
+    cursor.execute(_runs_add("+", only_claimed=True), [ids])
+    cursor.execute("DELETE FROM kpi_visit_runs WHERE dealership_id = ANY(%s) AND n = 0", [ids])
