@@ -4,12 +4,13 @@
         flock /tmp/bench.lock python bench/kpi_benchmark.py --stores 50 --months 36 --customers-per-store 40000
 
 Measures, in one run on the same data:
-- kept runs: the service visits' runs the engine keeps (kpis.visit_runs) brought up to date, a build of
-  every store after the generator (once; reported, not part of the full recompute);
+- kept runs: the service visits' and stages' runs the engine keeps (kpis.visit_runs, kpis.stage_runs)
+  brought up to date, a build of every store after the generator (once; reported, not part of the full
+  recompute);
 - full: services.recompute() of every KPI, store and month (plus campaign metrics and channel ROI), after
-  a day of new service visits (as many as the data set has a day on average), so that it includes
-  bringing the kept runs of their customers up to date, as the nightly recompute does; the day's
-  visits are deleted afterwards (and the kept runs refreshed again), so the data set stays the same;
+  a day of new service visits and stage changes (as many as the data set has a day on average), so
+  that it includes bringing the kept runs of their customers up to date, as the nightly recompute does;
+  the day's rows are deleted afterwards (and the kept runs refreshed again): the data set stays the same;
 - lower bound: one hand-written SQL pass scanning the same fact tables once, grouped by store and month;
 - incremental: services.recompute() of one store-month (the latest), best and median of several runs;
 - peak memory: ru_maxrss of this process, which is the worker doing the recompute.
@@ -53,7 +54,7 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
 
     from bench import kpi_data
     from dealership.models import Dealership
-    from kpis import engine, services, visit_runs
+    from kpis import engine, services
 
     if generate:
         kpi_data.generate(stores=stores, months=months, customers_per_store=customers_per_store, say=say)
@@ -63,9 +64,9 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
     scope, _stores = services._scope(ids, None)
     started = time.perf_counter()
     with engine._session_settings(engine.WIDE_SETTINGS):
-        visit_runs.refresh(scope.tz)
+        engine.kept_runs_refresh(scope.tz)
     out["kept_runs_s"] = time.perf_counter() - started
-    say(f"kept visit runs brought up to date (a build of every store after new data): {out['kept_runs_s']:.2f} s")
+    say(f"kept runs brought up to date (a build of every store after new data): {out['kept_runs_s']:.2f} s")
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -74,17 +75,19 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
     out["lower_bound_s"] = time.perf_counter() - started
     say(f"lower bound (one grouped scan of the fact tables): {out['lower_bound_s']:.2f} s, {groups} store-months")
 
-    day = _day_of_service_visits(ids, months)
-    say(f"a day of service visits written: {len(day)} ({len(day) / len(ids):.0f} a store)")
+    visits, changes = _a_day_of_writes(ids, months)
+    say(f"a day's writes: {len(visits)} service visits and {len(changes)} stage changes"
+        f" ({len(visits) / len(ids):.0f} and {len(changes) / len(ids):.0f} a store)")
     started = time.perf_counter()
     out["rows_written"] = services.recompute(dealership_ids=ids)
     out["full_s"] = time.perf_counter() - started
     out["ratio"] = out["full_s"] / out["lower_bound_s"]
     say(f"full recompute: {out['full_s']:.2f} s, {out['rows_written']:.0f} rows; ratio {out['ratio']:.2f}")
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [day])
+        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [visits])
+        cursor.execute("DELETE FROM customers_stagechange WHERE id = ANY(%s)", [changes])
     with engine._session_settings(engine.WIDE_SETTINGS):
-        visit_runs.refresh(scope.tz)
+        engine.kept_runs_refresh(scope.tz)
 
     # The store with the most service visits: the incremental figure is its worst case, not an empty store.
     store = (Dealership.objects.filter(pk__in=ids).annotate(n=Count("service_visits")).order_by("-n", "pk").first())
@@ -104,12 +107,12 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
     return out
 
 
-def _day_of_service_visits(ids: list[int], months: int) -> list[int]:
-    """Write a day's service visits (the data set's daily average) for existing customers, sampled from
-    the visits, opened in the last hours; returns their ids."""
+def _a_day_of_writes(ids: list[int], months: int) -> tuple[list[int], list[int]]:
+    """Write a day's service visits and stage changes (the data set's daily average of each) for existing
+    customers, sampled from the existing ones, in the last hours; returns their ids."""
     from django.db import connection
+    share = min(100.0, 100.0 / (months * 30.4))  # percent of the rows: one day of them
     with connection.cursor() as cursor:
-        share = min(100.0, 100.0 / (months * 30.4))  # percent of the visits: one day of them
         cursor.execute("""
             INSERT INTO aftersales_servicevisit (vin, kind, opened_at, closed_at, revenue, in_warranty,
                                                  dealership_id, customer_id, advisor_id)
@@ -118,7 +121,16 @@ def _day_of_service_visits(ids: list[int], months: int) -> list[int]:
             FROM aftersales_servicevisit v TABLESAMPLE BERNOULLI (%s)
             WHERE v.dealership_id = ANY(%s)
             RETURNING id""", [share, ids])
-        return [row[0] for row in cursor.fetchall()]
+        visits = [row[0] for row in cursor.fetchall()]
+        cursor.execute("""
+            INSERT INTO customers_stagechange (kind, from_stage, to_stage, at, reason, recorded_at, customer_id)
+            SELECT s.kind, s.from_stage, s.to_stage, now() - random() * interval '6 hours', 'benchmark', now(),
+                   s.customer_id
+            FROM customers_stagechange s TABLESAMPLE BERNOULLI (%s)
+            JOIN customers_customer c ON c.id = s.customer_id
+            WHERE c.dealership_id = ANY(%s)
+            RETURNING id""", [share, ids])
+        return visits, [row[0] for row in cursor.fetchall()]
 
 
 def time_now(store):

@@ -36,7 +36,7 @@ from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import LAST_SERVICES, Customer, StageChange
 from dealership.models import Dealership
 from kpis.models import MarketData, SatisfactionScore
-from kpis import visit_runs
+from kpis import stage_runs, visit_runs
 from kpis.registry import BY_PERSON_CODES, FUNNEL_GATES, KPIS, STAGES
 from sales.models import Order, TestDrive, Visit
 
@@ -487,55 +487,26 @@ def _pass_lost(scope: Scope, out: Measures) -> None:
         out.add(store, month, person, intent_lost=n)
 
 
-LOST_SUM = "SUM(CASE s.kind WHEN 'lost' THEN 1 WHEN 'reactivated' THEN -1 ELSE 0 END)"
-
-
 def _pass_stages(scope: Scope, out: Measures) -> None:
-    """The stage of every customer at each E, not lost: one run of months per state.
-
-    A state (stage, lost) set by the change at `at` holds at E(P) for the months from month(at) up to the
-    month before the next change's month. Losses and reactivations alternate, so the running sum of
-    +1 (lost) / −1 (reactivated) is the lost flag. After a customer's last change his state is his
-    current one (stage, is_lost), which the services keep: the same thing when the history was written in
-    order, the truth when an import back-dated an event, and what lets the narrow path read it directly.
-    """
+    """The stage of every customer at each E, not lost: one run of months per state (stage_runs.pieces).
+    After a customer's last change his state is his current one (stage, is_lost), which the services
+    keep; that is also what lets the narrow path read it directly."""
     if scope.narrow:
         _stages_at_each_E(scope, out)
         return
-    last = "LEAD(s.id) OVER w IS NULL"
-    sql = f"""
-        SELECT h.store, h.person, h.stage, h.m, h.nm, COUNT(*)
-        FROM (
-            SELECT s.store, s.person, s.m, LEAD(s.m) OVER w AS nm,
-                   CASE WHEN {last} THEN s.stage_now ELSE s.to_stage END AS stage,
-                   CASE WHEN {last} THEN s.lost_now ELSE {LOST_SUM} OVER w END AS lost
-            FROM (
-                SELECT s.*, {sql_month("s.at")} AS m
-                FROM (
-                    SELECT s.id, s.customer_id, s.at, s.kind, s.to_stage, c.dealership_id AS store,
-                           c.consultant_id AS person, c.stage AS stage_now,
-                           CASE WHEN c.is_lost THEN 1 ELSE 0 END AS lost_now
-                    FROM {T['stagechange']} s
-                    JOIN {T['customer']} c ON c.id = s.customer_id
-                    WHERE c.dealership_id IN ({scope.in_list()}) {_fence()}
-                ) s
-                JOIN {scope.calendar()} ON d.id = s.store {_fence()}
-            ) s
-            WINDOW w AS (PARTITION BY s.customer_id ORDER BY s.at, s.id)
-        ) h
-        WHERE h.lost = 0 AND (h.nm IS NULL OR h.nm > h.m)
-        GROUP BY h.store, h.person, h.stage, h.m, h.nm"""
-    # The runs are grouped by hashing, not by a sort the planner takes for cheap: it expects a thousandth
-    # of the 1.4 M runs of 25 stores, and sorting them took 2.4 of the pass's 9 s. The customers are
-    # joined to their history before the calendar: joined first, they carried its month starts into
-    # the hash of a million customers (500 MB, two batches).
-    with _session_settings({"enable_sort": "off"}):
-        rows = _rows(sql, [])
+    if _is_pg():  # the same runs, kept between recomputes (stage_runs): refreshed, then read
+        stage_runs.refresh(scope.tz)
+        rows = stage_runs.read(scope.ids)
+    else:
+        made = stage_runs.pieces(f"JOIN {scope.calendar()} ON d.id = c.dealership_id", sql_month("s.at"),
+                                 f"c.dealership_id IN ({scope.in_list()})")
+        rows = _rows(f"SELECT p.store, p.person, p.stage, p.m, p.nm, COUNT(*) FROM ({made}) p"
+                     " GROUP BY p.store, p.person, p.stage, p.m, p.nm", [])
     for store, person, stage, s, nm, n in rows:
         e = None if nm is None else nm - 1
-        out.intervals.add((store, None, f"stage_{stage}"), s, e, n)
+        out.intervals.add((store, None, f"stage_{stage}"), s, e, _num(n))
         if person is not None:
-            out.intervals.add((store, person, f"stage_{stage}"), s, e, n)
+            out.intervals.add((store, person, f"stage_{stage}"), s, e, _num(n))
 
 
 def _stages_at_each_E(scope: Scope, out: Measures) -> None:
@@ -565,7 +536,7 @@ def _stages_at_each_E(scope: Scope, out: Measures) -> None:
                 SELECT e.m, c.consultant_id AS person,
                        (SELECT s.to_stage FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at
                         ORDER BY s.at DESC, s.id DESC LIMIT 1) AS stage,
-                       (SELECT {LOST_SUM} FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at) AS lost
+                       (SELECT {stage_runs.LOST_SUM} FROM {T['stagechange']} s WHERE s.customer_id = c.id AND s.at < e.at) AS lost
                 FROM {T['customer']} c JOIN ({at_e}) e ON c.stage_changed_at >= e.at
                 WHERE c.dealership_id = %s AND c.stage_changed_at >= %s {_fence()}
             ) h
@@ -762,6 +733,14 @@ def _pass_small_tables(scope: Scope, out: Measures) -> None:
 
 PASSES = [_pass_orders, _pass_deliveries, _pass_service_closed, _pass_visits, _pass_test_drives, _pass_funnel,
           _pass_lost, _pass_stages, _pass_customer_base, _pass_small_tables]
+
+
+def kept_runs_refresh(tz: dict[int, zoneinfo.ZoneInfo]) -> None:
+    """Bring the runs kept between recomputes (PostgreSQL) of the stores `tz` names up to date: what the
+    full passes do first, callable alone (after a bulk load, say) so that it is not paid in a recompute."""
+    if _is_pg():
+        visit_runs.refresh(tz)
+        stage_runs.refresh(tz)
 
 
 def measure(scope: Scope, progress=None) -> Measures:

@@ -40,9 +40,16 @@ VISIT_SETS = [("a12", "s12", "e12", "s12 <= e12"), ("a24", "s24", "e24", "s24 <=
 # kept customers changed (an import, a regenerated history): taking old runs off and adding new ones
 # costs about twice what a build does.
 REBUILD_SHARE = 0.25
+# Up to this many changed customers a store is refreshed without counting its kept ones (a day's work).
+FEW_CHANGED = 1000
 # Advisory lock class of a store's kept runs (pg_advisory_xact_lock(class, store)): two refreshes of the
 # same store must not both take the same customer's old runs off the counts.
 LOCK_CLASS = 7301
+
+
+def stores_locked(cursor, ids: list[int], lock_class: int) -> None:
+    for store in sorted(ids):  # in order, so that two refreshes of overlapping stores cannot deadlock
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [lock_class, store])
 
 
 def later(a: str, b: str) -> str:
@@ -109,101 +116,131 @@ def refresh(tz: dict[int, zoneinfo.ZoneInfo]) -> None:
     """Bring the kept runs of the stores `tz` names (store id → its zone) up to date with their visits."""
     ids = sorted(tz)
     with transaction.atomic(), connection.cursor() as cursor:
-        for store in ids:  # in order, so that two refreshes of overlapping stores cannot deadlock
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, store])
-        cursor.execute("SELECT dealership_id, timezone FROM kpi_visit_built WHERE dealership_id = ANY(%s)", [ids])
-        built = dict(cursor.fetchall())
-        cursor.execute("SELECT dealership_id, COUNT(*) FROM kpi_visit_changed WHERE dealership_id = ANY(%s)"
-                       " GROUP BY dealership_id", [ids])
-        changed = dict(cursor.fetchall())
-        kept = {}
-        if changed:
-            cursor.execute("SELECT dealership_id, COUNT(*) FROM kpi_visit_months WHERE dealership_id = ANY(%s)"
-                           " GROUP BY dealership_id", [list(changed)])
-            kept = dict(cursor.fetchall())
-        rebuild = [s for s in ids if built.get(s) != tz[s].key or changed.get(s, 0) > REBUILD_SHARE * kept.get(s, 0)]
+        stores_locked(cursor, ids, LOCK_CLASS)
+        rebuild, rest = split(cursor, tz, "kpi_visit_built", "kpi_visit_changed", "kpi_visit_months")
         if rebuild:
             _build(cursor, {s: tz[s] for s in rebuild})
-        rest = [s for s in ids if s not in rebuild and changed.get(s)]
         if rest:
             _refresh_changed(cursor, {s: tz[s] for s in rest})
 
 
-def _zones(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
+def split(cursor, tz: dict[int, zoneinfo.ZoneInfo], built: str, changed: str, kept: str) -> tuple[list[int], list[int]]:
+    """The stores to build (never built, built in another zone, or more than REBUILD_SHARE of their kept
+    customers changed) and the other stores with changed customers to refresh."""
+    ids = sorted(tz)
+    cursor.execute(f"SELECT dealership_id, timezone FROM {built} WHERE dealership_id = ANY(%s)", [ids])
+    zones = dict(cursor.fetchall())
+    cursor.execute(f"SELECT dealership_id, COUNT(*) FROM {changed} WHERE dealership_id = ANY(%s) GROUP BY dealership_id",
+                   [ids])
+    counts = dict(cursor.fetchall())
+    many = [s for s, n in counts.items() if n > FEW_CHANGED]
+    customers = {}
+    if many:
+        cursor.execute(f"SELECT dealership_id, COUNT(DISTINCT customer_id) FROM {kept}"
+                       f" WHERE dealership_id = ANY(%s) GROUP BY dealership_id", [many])
+        customers = dict(cursor.fetchall())
+    rebuild = [s for s in ids if zones.get(s) != tz[s].key
+               or (s in many and counts[s] > REBUILD_SHARE * customers.get(s, 0))]
+    return rebuild, [s for s in ids if s not in rebuild and counts.get(s)]
+
+
+def zones_sql(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
     return "(VALUES " + ", ".join(f"({int(s)}, '{z.key}')" for s, z in tz.items()) + ") AS z (id, tz)"
 
 
-def _month(ts: str) -> str:
+def local_month_sql(ts: str) -> str:
     """The local month index (year × 12 + month − 1) of `ts` in the zone z.tz, exact for any instant (the
     kept months outlive any scope's calendar)."""
     local = f"({ts} AT TIME ZONE z.tz)"
     return f"(EXTRACT(YEAR FROM {local}) * 12 + EXTRACT(MONTH FROM {local}) - 1)::integer"
 
 
-def _months_insert(tz: dict[int, zoneinfo.ZoneInfo], only_claimed: bool) -> str:
-    """Each customer's months of visits (in the order of their instants) and first delivery month."""
-    claimed = ("JOIN kpi_visit_claimed cl ON cl.dealership_id = v.dealership_id AND cl.customer_id = v.customer_id"
-               if only_claimed else "")
+def _months(tz: dict[int, zoneinfo.ZoneInfo], claimed: str = "") -> str:
+    """(store, cid, months, delivered): each customer's months of visits (in the order of their instants)
+    and first delivery month, of the customers `claimed` joins (all of the stores' without it)."""
     return f"""
-        INSERT INTO kpi_visit_months (dealership_id, customer_id, months, delivered)
-        SELECT k.store, k.cid, k.months, {_month("c.first_delivered_at")}
+        SELECT k.store, k.cid, k.months, {local_month_sql("c.first_delivered_at")}
         FROM (
             SELECT v.dealership_id AS store, v.customer_id AS cid,
-                   array_agg({_month("v.opened_at")} ORDER BY v.opened_at, v.id) AS months
-            FROM {SERVICE} v {claimed} JOIN {_zones(tz)} ON z.id = v.dealership_id
+                   array_agg({local_month_sql("v.opened_at")} ORDER BY v.opened_at, v.id) AS months
+            FROM {SERVICE} v {claimed} JOIN {zones_sql(tz)} ON z.id = v.dealership_id
             WHERE v.dealership_id = ANY(%s)
             GROUP BY v.dealership_id, v.customer_id
         ) k
-        JOIN {_zones(tz)} ON z.id = k.store
+        JOIN {zones_sql(tz)} ON z.id = k.store
         LEFT JOIN {CUSTOMER} c ON c.id = k.cid"""
 
 
-def _kept_runs(only_claimed: bool) -> str:
-    """(store, measure, s, e, n) of the kept months of the stores (of the claimed customers only)."""
-    claimed = ("JOIN kpi_visit_claimed cl ON cl.dealership_id = k.dealership_id AND cl.customer_id = k.customer_id"
-               if only_claimed else "")
+def _runs(months: str) -> str:
+    """(store, measure, s, e, n) of the kept months `months` (a FROM item k) of the stores."""
     windowed = f"""
         SELECT u.store, u.cid, u.m, LAG(u.m, 1) OVER x AS p1, LAG(u.m, 3) OVER x AS p3,
                LAG(u.m, 4) OVER x AS p4, LEAD(u.m, 1) OVER x AS n1, u.dm
         FROM (
             SELECT k.dealership_id AS store, k.customer_id AS cid, k.delivered AS dm, u.m, u.i
-            FROM kpi_visit_months k {claimed} CROSS JOIN LATERAL unnest(k.months) WITH ORDINALITY AS u (m, i)
+            FROM {months} CROSS JOIN LATERAL unnest(k.months) WITH ORDINALITY AS u (m, i)
             WHERE k.dealership_id = ANY(%s)
         ) u
         WINDOW x AS (PARTITION BY u.store, u.cid ORDER BY u.i)"""
     return runs_by_set(pieces(windowed), VISIT_SETS)
 
 
-def _runs_add(sign: str, only_claimed: bool) -> str:
-    return f"""
-        INSERT INTO kpi_visit_runs AS r (dealership_id, measure, s, e, n)
-        SELECT * FROM ({_kept_runs(only_claimed)}) q
-        ON CONFLICT (dealership_id, measure, s, e) DO UPDATE SET n = r.n {sign} EXCLUDED.n"""
-
-
 def _build(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
     """The stores' kept months and runs from all their visits."""
+    build(cursor, tz, "kpi_visit", "kpi_visit_months", [
+        f"INSERT INTO kpi_visit_months (dealership_id, customer_id, months, delivered) {_months(tz)}",
+        f"INSERT INTO kpi_visit_runs (dealership_id, measure, s, e, n) {_runs('kpi_visit_months k')}"])
+
+
+def build(cursor, tz: dict[int, zoneinfo.ZoneInfo], prefix: str, kept: str, inserts: list[str]) -> None:
+    """Empty the stores' kept rows (`kept`, `{prefix}_runs`, `{prefix}_changed`), fill them again with
+    `inserts` (each taking the store ids) and record them as built in their zones."""
     ids = sorted(tz)
-    for table in ("kpi_visit_months", "kpi_visit_runs", "kpi_visit_changed"):
+    for table in (kept, f"{prefix}_runs", f"{prefix}_changed"):
         cursor.execute(f"DELETE FROM {table} WHERE dealership_id = ANY(%s)", [ids])
-    cursor.execute(_months_insert(tz, only_claimed=False), [ids])
-    cursor.execute(f"INSERT INTO kpi_visit_runs (dealership_id, measure, s, e, n) {_kept_runs(False)}", [ids])
-    cursor.execute("INSERT INTO kpi_visit_built (dealership_id, timezone) SELECT * FROM unnest(%s::bigint[], %s::text[])"
+    for sql in inserts:
+        cursor.execute(sql, [ids])
+    cursor.execute(f"INSERT INTO {prefix}_built (dealership_id, timezone) SELECT * FROM unnest(%s::bigint[], %s::text[])"
                    " ON CONFLICT (dealership_id) DO UPDATE SET timezone = EXCLUDED.timezone",
                    [ids, [tz[s].key for s in ids]])
 
 
-def _refresh_changed(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
-    """The changed customers' old runs off the counts, their months read again, their new runs on."""
-    ids = sorted(tz)
+def claim(cursor, changed: str, claimed: str, ids: list[int]) -> None:
+    """Move the stores' changed customers from `changed` to the session's temporary table `claimed`."""
     cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS kpi_visit_claimed (dealership_id bigint, customer_id bigint)"
-        " ON COMMIT DELETE ROWS; TRUNCATE kpi_visit_claimed;"
-        " WITH x AS (DELETE FROM kpi_visit_changed WHERE dealership_id = ANY(%s) RETURNING dealership_id, customer_id)"
-        " INSERT INTO kpi_visit_claimed SELECT * FROM x; ANALYZE kpi_visit_claimed", [ids])
-    cursor.execute(_runs_add("-", only_claimed=True), [ids])
+        f"CREATE TEMP TABLE IF NOT EXISTS {claimed} (dealership_id bigint, customer_id bigint) ON COMMIT DELETE ROWS;"
+        f" TRUNCATE {claimed};"
+        f" WITH x AS (DELETE FROM {changed} WHERE dealership_id = ANY(%s) RETURNING dealership_id, customer_id)"
+        f" INSERT INTO {claimed} SELECT * FROM x; ANALYZE {claimed}", [ids])
+
+
+def counts_moved(cursor, counts: str, key: str, new: str, old: str, ids: list[int]) -> None:
+    """Add to `counts` (keyed by `key`, counted in n) the rows of query `new` less those of `old` (both
+    (key..., n) over the stores `ids`), only where they differ, and drop the counts that reach 0."""
+    cursor.execute(f"""
+        INSERT INTO {counts} AS r ({key}, n)
+        SELECT {key}, SUM(n) FROM (
+            SELECT * FROM ({new}) a ({key}, n)
+            UNION ALL
+            SELECT {key}, -n FROM ({old}) b ({key}, n)
+        ) d
+        GROUP BY {key} HAVING SUM(n) <> 0
+        ON CONFLICT ({key}) DO UPDATE SET n = r.n + EXCLUDED.n""", [ids, ids])
+    cursor.execute(f"DELETE FROM {counts} WHERE dealership_id = ANY(%s) AND n = 0", [ids])
+
+
+def _refresh_changed(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
+    """The changed customers' months read again into a temporary table, the counts moved by their new runs
+    less their old ones, then their kept months replaced."""
+    ids = sorted(tz)
+    claim(cursor, "kpi_visit_changed", "kpi_visit_claimed", ids)
+    mine = "JOIN kpi_visit_claimed cl ON cl.dealership_id = {0}.dealership_id AND cl.customer_id = {0}.customer_id"
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS kpi_visit_new (dealership_id bigint, customer_id bigint, months integer[],"
+        " delivered integer) ON COMMIT DELETE ROWS; TRUNCATE kpi_visit_new;"
+        f" INSERT INTO kpi_visit_new {_months(tz, mine.format('v'))}", [ids])
+    counts_moved(cursor, "kpi_visit_runs", "dealership_id, measure, s, e", _runs("kpi_visit_new k"),
+                 _runs(f"kpi_visit_months k {mine.format('k')}"), ids)
     cursor.execute("DELETE FROM kpi_visit_months k USING kpi_visit_claimed cl"
-                   " WHERE k.dealership_id = cl.dealership_id AND k.customer_id = cl.customer_id")
-    cursor.execute(_months_insert(tz, only_claimed=True), [ids])
-    cursor.execute(_runs_add("+", only_claimed=True), [ids])
-    cursor.execute("DELETE FROM kpi_visit_runs WHERE dealership_id = ANY(%s) AND n = 0", [ids])
+                   " WHERE k.dealership_id = cl.dealership_id AND k.customer_id = cl.customer_id;"
+                   " INSERT INTO kpi_visit_months SELECT * FROM kpi_visit_new")

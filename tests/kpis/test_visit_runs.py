@@ -6,7 +6,6 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from aftersales.models import ServiceVisit
 from aftersales.services import service_visit_close, service_visit_create
@@ -14,37 +13,11 @@ from customers.services import customer_create
 from dealership.services import dealership_update
 from kpis import visit_runs
 from sales.services import order_create
-from tests.kpis.conftest import local
+from tests.kpis.conftest import KeptRuns, local
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("the runs are kept on PostgreSQL only (SQLite derives them from the visits)")
-
-
-def kept(store) -> list[tuple]:
-    return sorted(visit_runs.read([store.pk]))
-
-
-def refreshed(store) -> list[tuple]:
-    visit_runs.refresh({store.pk: store.tzinfo})
-    return kept(store)
-
-
-def built(store) -> list[tuple]:
-    """The store's runs built again from all its visits, as a store never seen before."""
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM kpi_visit_built WHERE dealership_id = %s", [store.pk])
-    return refreshed(store)
-
-
-def changed(store) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM kpi_visit_changed WHERE dealership_id = %s", [store.pk])
-        return cursor.fetchone()[0]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("postgresql_only")]
+RUNS = KeptRuns(visit_runs, "kpi_visit")
+kept, refreshed, built, changed = RUNS.kept, RUNS.refreshed, RUNS.built, RUNS.changed
 
 
 @pytest.fixture
@@ -77,14 +50,7 @@ def test_every_change_to_the_visits_is_seen_and_refreshed_to_what_a_build_gives(
         "a first delivery (the self-sold runs start at it)": lambda: order_create(
             customer=b, ordered_at=local(2024, 6, 20), delivered_at=local(2024, 7, 1), gross_profit=Decimal("1")),
     }
-    for name, step in steps.items():
-        before = kept(store)
-        step()
-        assert changed(store) > 0, name
-        after = refreshed(store)
-        assert changed(store) == 0, name
-        assert after != before, name
-        assert after == built(store), name
+    RUNS.assert_refreshed_as_built(store, steps)
 
 
 def test_a_closing_or_a_callback_date_changes_no_run_and_marks_nobody(store, history):
