@@ -39,13 +39,15 @@ def clear() -> None:
         f"DELETE FROM dealership_stalemonth WHERE dealership_id IN {stores}",
         f"DELETE FROM aftersales_callback WHERE dealership_id IN {stores}",
         f"DELETE FROM aftersales_servicevisit WHERE dealership_id IN {stores}",
-        *(f"DELETE FROM {table} WHERE dealership_id IN {stores}"  # the engine's kept runs (kpis.visit_runs)
-          for table in ("kpi_visit_months", "kpi_visit_runs", "kpi_visit_changed", "kpi_visit_built")),
         f"DELETE FROM sales_order WHERE dealership_id IN {stores}",
         f"DELETE FROM sales_testdrive WHERE dealership_id IN {stores}",
         f"DELETE FROM sales_visit WHERE dealership_id IN {stores}",
         f"DELETE FROM customers_stagechange WHERE customer_id IN {customers}",
         f"DELETE FROM customers_customer WHERE dealership_id IN {stores}",
+        # The engine's kept runs (kpis.visit_runs, kpis.stage_runs), after the rows whose triggers mark them.
+        *(f"DELETE FROM kpi_{kind}_{table} WHERE dealership_id IN {stores}" for kind, tables in
+          [("visit", ("months", "runs", "changed", "built")), ("stage", ("pieces", "runs", "changed", "built"))]
+          for table in tables),
         f"DELETE FROM campaigns_campaigncost WHERE campaign_id IN (SELECT id FROM campaigns_campaign WHERE dealership_id IN {stores})",
         f"DELETE FROM campaigns_campaign WHERE dealership_id IN {stores}",
         f"DELETE FROM campaigns_trafficplan WHERE dealership_id IN {stores}",

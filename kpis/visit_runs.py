@@ -130,8 +130,8 @@ def split(cursor, tz: dict[int, zoneinfo.ZoneInfo], built: str, changed: str, ke
     ids = sorted(tz)
     cursor.execute(f"SELECT dealership_id, timezone FROM {built} WHERE dealership_id = ANY(%s)", [ids])
     zones = dict(cursor.fetchall())
-    cursor.execute(f"SELECT dealership_id, COUNT(*) FROM {changed} WHERE dealership_id = ANY(%s) GROUP BY dealership_id",
-                   [ids])
+    cursor.execute(f"SELECT dealership_id, COUNT(DISTINCT customer_id) FROM {changed} WHERE dealership_id = ANY(%s)"
+                   " GROUP BY dealership_id", [ids])
     counts = dict(cursor.fetchall())
     many = [s for s, n in counts.items() if n > FEW_CHANGED]
     customers = {}
@@ -211,7 +211,7 @@ def claim(cursor, changed: str, claimed: str, ids: list[int]) -> None:
         f"CREATE TEMP TABLE IF NOT EXISTS {claimed} (dealership_id bigint, customer_id bigint) ON COMMIT DELETE ROWS;"
         f" TRUNCATE {claimed};"
         f" WITH x AS (DELETE FROM {changed} WHERE dealership_id = ANY(%s) RETURNING dealership_id, customer_id)"
-        f" INSERT INTO {claimed} SELECT * FROM x; ANALYZE {claimed}", [ids])
+        f" INSERT INTO {claimed} SELECT DISTINCT * FROM x; ANALYZE {claimed}", [ids])
 
 
 def counts_moved(cursor, counts: str, key: str, new: str, old: str, ids: list[int]) -> None:

@@ -29,19 +29,16 @@ CREATE TABLE kpi_visit_runs (
 CREATE FUNCTION kpi_service_visits_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO kpi_visit_changed SELECT DISTINCT dealership_id, customer_id FROM new_rows
-        ON CONFLICT DO NOTHING;
+        INSERT INTO kpi_visit_changed SELECT DISTINCT dealership_id, customer_id FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO kpi_visit_changed SELECT DISTINCT dealership_id, customer_id FROM old_rows
-        ON CONFLICT DO NOTHING;
+        INSERT INTO kpi_visit_changed SELECT DISTINCT dealership_id, customer_id FROM old_rows;
     ELSE  -- a closing, a revenue or a callback changes no run: only the instant, customer or store
         INSERT INTO kpi_visit_changed
         SELECT DISTINCT x.dealership_id, x.customer_id
         FROM old_rows o JOIN new_rows n ON n.id = o.id,
              LATERAL (VALUES (o.dealership_id, o.customer_id), (n.dealership_id, n.customer_id))
                  AS x (dealership_id, customer_id)
-        WHERE (o.opened_at, o.customer_id, o.dealership_id) IS DISTINCT FROM (n.opened_at, n.customer_id, n.dealership_id)
-        ON CONFLICT DO NOTHING;
+        WHERE (o.opened_at, o.customer_id, o.dealership_id) IS DISTINCT FROM (n.opened_at, n.customer_id, n.dealership_id);
     END IF;
     RETURN NULL;
 END $$;
@@ -58,8 +55,7 @@ BEGIN
     INSERT INTO kpi_visit_changed
     SELECT k.dealership_id, k.customer_id
     FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN kpi_visit_months k ON k.customer_id = n.id
-    WHERE o.first_delivered_at IS DISTINCT FROM n.first_delivered_at
-    ON CONFLICT DO NOTHING;
+    WHERE o.first_delivered_at IS DISTINCT FROM n.first_delivered_at;
     RETURN NULL;
 END $$;
 CREATE TRIGGER kpi_customers_delivery_changed AFTER UPDATE ON customers_customer
@@ -91,24 +87,20 @@ CREATE FUNCTION kpi_stage_history_changed() RETURNS trigger LANGUAGE plpgsql AS 
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO kpi_stage_changed
-        SELECT DISTINCT c.dealership_id, c.id FROM new_rows s JOIN customers_customer c ON c.id = s.customer_id
-        ON CONFLICT DO NOTHING;
+        SELECT DISTINCT c.dealership_id, c.id FROM new_rows s JOIN customers_customer c ON c.id = s.customer_id;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO kpi_stage_changed
-        SELECT DISTINCT c.dealership_id, c.id FROM old_rows s JOIN customers_customer c ON c.id = s.customer_id
-        ON CONFLICT DO NOTHING;
+        SELECT DISTINCT c.dealership_id, c.id FROM old_rows s JOIN customers_customer c ON c.id = s.customer_id;
         -- a customer deleted with his history: his kept pieces are where his store is still known
         INSERT INTO kpi_stage_changed
-        SELECT DISTINCT p.dealership_id, p.customer_id FROM old_rows s JOIN kpi_stage_pieces p ON p.customer_id = s.customer_id
-        ON CONFLICT DO NOTHING;
+        SELECT DISTINCT p.dealership_id, p.customer_id FROM old_rows s JOIN kpi_stage_pieces p ON p.customer_id = s.customer_id;
     ELSE
         INSERT INTO kpi_stage_changed
         SELECT DISTINCT c.dealership_id, c.id
         FROM old_rows o JOIN new_rows n ON n.id = o.id,
              LATERAL (VALUES (o.customer_id), (n.customer_id)) AS x (customer_id)
              JOIN customers_customer c ON c.id = x.customer_id
-        WHERE (o.at, o.kind, o.to_stage, o.customer_id) IS DISTINCT FROM (n.at, n.kind, n.to_stage, n.customer_id)
-        ON CONFLICT DO NOTHING;
+        WHERE (o.at, o.kind, o.to_stage, o.customer_id) IS DISTINCT FROM (n.at, n.kind, n.to_stage, n.customer_id);
     END IF;
     RETURN NULL;
 END $$;
@@ -124,15 +116,14 @@ CREATE TRIGGER kpi_stage_history_deleted AFTER DELETE ON customers_stagechange
 CREATE FUNCTION kpi_customers_state_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        INSERT INTO kpi_stage_changed SELECT DISTINCT dealership_id, id FROM old_rows ON CONFLICT DO NOTHING;
+        INSERT INTO kpi_stage_changed SELECT DISTINCT dealership_id, id FROM old_rows;
     ELSE
         INSERT INTO kpi_stage_changed
         SELECT DISTINCT x.dealership_id, n.id
         FROM old_rows o JOIN new_rows n ON n.id = o.id,
              LATERAL (VALUES (o.dealership_id), (n.dealership_id)) AS x (dealership_id)
         WHERE (o.stage, o.is_lost, o.consultant_id, o.dealership_id)
-              IS DISTINCT FROM (n.stage, n.is_lost, n.consultant_id, n.dealership_id)
-        ON CONFLICT DO NOTHING;
+              IS DISTINCT FROM (n.stage, n.is_lost, n.consultant_id, n.dealership_id);
     END IF;
     RETURN NULL;
 END $$;
@@ -162,11 +153,28 @@ DROP TABLE IF EXISTS kpi_visit_months, kpi_visit_runs, kpi_visit_changed, kpi_vi
 
 
 def _bookkeeping(prefix: str) -> str:
-    """The customers changed since the last refresh, and the stores built (in which time zone)."""
+    """The customers changed since the last refresh, and the stores built (in which time zone).
+
+    A change is a row of its own, not a key: a refresh takes (deletes) only the rows committed when it
+    starts, so a writer still in flight leaves its row for the next refresh, even for a customer the
+    refresh is taking; one key per customer would have let that writer's row coincide with the taken one.
+    """
     return f"""
-CREATE TABLE {prefix}_changed (dealership_id bigint NOT NULL, customer_id bigint NOT NULL,
-                               PRIMARY KEY (dealership_id, customer_id));
+CREATE TABLE {prefix}_changed (dealership_id bigint NOT NULL, customer_id bigint NOT NULL);
+CREATE INDEX {prefix}_changed_store ON {prefix}_changed (dealership_id);
 CREATE TABLE {prefix}_built (dealership_id bigint PRIMARY KEY, timezone varchar(64) NOT NULL);
+"""
+
+
+# Fired whatever the session's replication role: the import's COPY path inserts with
+# `session_replication_role = replica` to skip the per-row foreign-key triggers, and would skip these too.
+ALWAYS = """
+ALTER TABLE aftersales_servicevisit ENABLE ALWAYS TRIGGER kpi_service_visits_inserted,
+    ENABLE ALWAYS TRIGGER kpi_service_visits_updated, ENABLE ALWAYS TRIGGER kpi_service_visits_deleted;
+ALTER TABLE customers_stagechange ENABLE ALWAYS TRIGGER kpi_stage_history_inserted,
+    ENABLE ALWAYS TRIGGER kpi_stage_history_updated, ENABLE ALWAYS TRIGGER kpi_stage_history_deleted;
+ALTER TABLE customers_customer ENABLE ALWAYS TRIGGER kpi_customers_delivery_changed,
+    ENABLE ALWAYS TRIGGER kpi_customers_state_updated, ENABLE ALWAYS TRIGGER kpi_customers_state_deleted;
 """
 
 
@@ -185,4 +193,5 @@ class Migration(migrations.Migration):
         ("customers", "0012_stage_change_customer_at"),
     ]
     operations = [migrations.RunPython(
-        _on_postgresql(_bookkeeping("kpi_visit"), _bookkeeping("kpi_stage"), VISITS, STAGES), _on_postgresql(DROP))]
+        _on_postgresql(_bookkeeping("kpi_visit"), _bookkeeping("kpi_stage"), VISITS, STAGES, ALWAYS),
+        _on_postgresql(DROP))]

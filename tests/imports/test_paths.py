@@ -14,9 +14,11 @@ from aftersales.services import service_visit_create
 from customers.models import LAST_SERVICES, Customer, StageChange
 from customers.services import customer_create, customer_move_stage
 from dealership.models import Role, StaleMonth
+from kpis import stage_runs, visit_runs
 from sales.services import order_create
 from tests.factories import DealershipFactory, UserFactory
 from tests.imports.conftest import messages
+from tests.kpis.conftest import KeptRuns
 
 pytestmark = [
     pytest.mark.django_db,
@@ -104,6 +106,21 @@ def test_the_copy_path_and_the_row_path_give_the_same_customers_history_and_visi
     assert copy["months"] == rows["months"]
     # and the file did move people, so that the comparison means something
     assert rows["customers"]["C3"][0] == "loyal" and rows["customers"]["C0"][0] == "market"
+
+
+def test_the_copy_path_is_seen_by_the_kpi_engines_kept_runs(write_csv, run_import):
+    """The COPY path inserts with the foreign-key triggers off (session_replication_role); the kept runs'
+    triggers still fire, so a refresh after the import equals a build (kpis.visit_runs, kpis.stage_runs)."""
+    store, advisor = build_store("KEPT")
+    kept = [KeptRuns(visit_runs, "kpi_visit"), KeptRuns(stage_runs, "kpi_stage")]
+    before = [runs.refreshed(store) for runs in kept]
+    report = run_import("service_visits", write_csv(file_rows(advisor.username)), dealership=store, method="copy")
+    assert report.ok, messages(report)
+    for runs, old in zip(kept, before):
+        assert runs.changed(store) > 0
+        new = runs.refreshed(store)
+        assert new != old
+        assert new == runs.built(store)
 
 
 def test_the_copy_path_reports_bad_rows_like_the_row_path_and_writes_nothing(write_csv, run_import, tmp_path):

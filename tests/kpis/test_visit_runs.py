@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
+import psycopg2
 import pytest
+from django.db import connection
 
 from aftersales.models import ServiceVisit
 from aftersales.services import service_visit_close, service_visit_create
@@ -86,3 +88,25 @@ def test_a_refresh_with_nothing_changed_leaves_the_counts_and_the_counts_match_t
     expected = Counter([(m(2024, 1), m(2024, 12)), (m(2025, 1), m(2025, 2)), (m(2025, 3), m(2025, 8)),
                         (m(2025, 9), m(2026, 1)), (m(2024, 6), m(2025, 5)), *others])
     assert a12 == sorted((s, e, n) for (s, e), n in expected.items())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_still_in_flight_during_a_refresh_leaves_its_change_for_the_next_one(store, history):
+    """A visit written in a transaction that commits after a refresh has taken its customer's earlier
+    change: the refresh cannot see the visit, so the change must still be there for the next one."""
+    a, _b = history
+    service_visit_create(customer=a, opened_at=local(2025, 6, 1))  # committed: its change is waiting
+    settings = connection.settings_dict
+    writer = psycopg2.connect(dbname=settings["NAME"], host=settings["HOST"], port=settings["PORT"] or 5432,
+                              user=settings["USER"], password=settings["PASSWORD"])
+    try:
+        with writer.cursor() as cursor:  # a transaction left open: its trigger has run, nothing committed
+            cursor.execute("INSERT INTO aftersales_servicevisit (vin, kind, opened_at, revenue, in_warranty,"
+                           " dealership_id, customer_id) VALUES ('', 'maintenance', %s, 0, false, %s, %s)",
+                           [local(2025, 9, 1), store.pk, a.pk])
+        refreshed(store)
+        writer.commit()
+    finally:
+        writer.close()
+    assert changed(store) > 0
+    assert refreshed(store) == built(store)
