@@ -74,15 +74,16 @@ def pieces(zone_join: str, month: str, where: str, claimed: str = "") -> str:
 def _pieces(tz: dict[int, zoneinfo.ZoneInfo], claimed: str = "") -> str:
     """The pieces of the stores' customers (of those `claimed` joins) as kpi_stage_pieces holds them."""
     made = pieces(f"JOIN {zones_sql(tz)} ON z.id = c.dealership_id", local_month_sql("s.at"),
-                  "c.dealership_id = ANY(%s)", claimed)
+                  f"{'cl' if claimed else 'c'}.dealership_id = ANY(%s)", claimed)  # as visit_runs._months
     return f"SELECT p.store, p.cid, COALESCE(p.person, 0), p.stage, p.m, COALESCE(p.nm, -1) FROM ({made}) p"
 
 
-def _runs(pieces_from: str) -> str:
-    """(store, person, stage, m, nm, n): the pieces `pieces_from` (a FROM item p) of the stores counted."""
+def _runs(pieces_from: str, stores: str = "p") -> str:
+    """(store, person, stage, m, nm, n): the pieces `pieces_from` (a FROM item p) of the stores (filtered on
+    the table `stores`) counted."""
     return f"""
         SELECT p.dealership_id, p.person, p.stage, p.m, p.nm, COUNT(*) FROM {pieces_from}
-        WHERE p.dealership_id = ANY(%s) GROUP BY p.dealership_id, p.person, p.stage, p.m, p.nm"""
+        WHERE {stores}.dealership_id = ANY(%s) GROUP BY p.dealership_id, p.person, p.stage, p.m, p.nm"""
 
 
 def _build(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
@@ -104,7 +105,7 @@ def _refresh_changed(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
         [ids])
     mine = "JOIN kpi_stage_claimed cl ON cl.dealership_id = p.dealership_id AND cl.customer_id = p.customer_id"
     counts_moved(cursor, "kpi_stage_runs", "dealership_id, person, stage, m, nm", _runs("kpi_stage_new p"),
-                 _runs(f"kpi_stage_pieces p {mine}"), ids)
+                 _runs(f"kpi_stage_pieces p {mine}", "cl"), ids)
     cursor.execute("DELETE FROM kpi_stage_pieces p USING kpi_stage_claimed cl"
                    " WHERE p.dealership_id = cl.dealership_id AND p.customer_id = cl.customer_id;"
                    " INSERT INTO kpi_stage_pieces SELECT * FROM kpi_stage_new")
