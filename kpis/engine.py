@@ -15,6 +15,8 @@ How it is organised
   months [s, e] during which they count (e None = still counting), and `_Intervals` answers
   "how many at month m" with a difference array. Window KPIs (12/24 months), the customer base, and the
   stage of each customer at E (from StageChange history with window functions) are all of this kind.
+  On PostgreSQL the runs of the window KPIs and of the stages are kept between recomputes and refreshed
+  for the customers changed since (kpis/visit_runs.py, kpis/stage_runs.py).
 """
 from __future__ import annotations
 
@@ -35,8 +37,8 @@ from aftersales.models import ServiceVisit
 from campaigns.models import Campaign, CampaignCost, TrafficPlan
 from customers.models import LAST_SERVICES, Customer, StageChange
 from dealership.models import Dealership
-from kpis.models import MarketData, SatisfactionScore
 from kpis import stage_runs, visit_runs
+from kpis.models import MarketData, SatisfactionScore
 from kpis.registry import BY_PERSON_CODES, FUNNEL_GATES, KPIS, STAGES
 from sales.models import Order, TestDrive, Visit
 

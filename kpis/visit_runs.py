@@ -14,11 +14,11 @@ by customer and windowed. So on PostgreSQL the runs are kept:
   since, written by triggers on the two tables (migration kpis 0003), so that no writer can forget;
 - `kpi_visit_built`: the stores whose runs are built, with the time zone they were built in.
 
-`refresh` brings a store's runs up to date before they are read: the changed customers' old runs are
-taken off the counts, their months read again from their visits, their new runs added; a store never
-built, whose zone changed or with a large share of its customers changed is built again from its visits.
-The counts are therefore exactly those of the visits at the time of the refresh (tests/kpis/
-test_visit_runs.py compares them with the runs derived from the visits).
+`refresh` brings a store's runs up to date before they are read: the changed customers' months are read
+again from their visits and the counts moved by their new runs less their old ones; a store never built,
+whose zone changed or with a large share of its customers changed is built again from its visits. The
+counts are therefore exactly those of the visits at the time of the refresh (tests/kpis/
+test_visit_runs.py compares them, after every kind of change, with a build from the visits).
 """
 from __future__ import annotations
 
