@@ -42,12 +42,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER kpi_service_visits_inserted AFTER INSERT ON aftersales_servicevisit
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_service_visits_changed();
-CREATE TRIGGER kpi_service_visits_updated AFTER UPDATE ON aftersales_servicevisit
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_service_visits_changed();
-CREATE TRIGGER kpi_service_visits_deleted AFTER DELETE ON aftersales_servicevisit
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_service_visits_changed();
 
 -- The first delivery clips the self-sold runs: a customer whose first delivery moves has his kept runs redone.
 CREATE FUNCTION kpi_customers_delivery_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -58,8 +52,6 @@ BEGIN
     WHERE o.first_delivered_at IS DISTINCT FROM n.first_delivered_at;
     RETURN NULL;
 END $$;
-CREATE TRIGGER kpi_customers_delivery_changed AFTER UPDATE ON customers_customer
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_customers_delivery_changed();
 """
 
 STAGES = """
@@ -104,12 +96,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER kpi_stage_history_inserted AFTER INSERT ON customers_stagechange
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_stage_history_changed();
-CREATE TRIGGER kpi_stage_history_updated AFTER UPDATE ON customers_stagechange
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_stage_history_changed();
-CREATE TRIGGER kpi_stage_history_deleted AFTER DELETE ON customers_stagechange
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_stage_history_changed();
 
 -- The state after a customer's last change is his current one, counted under his current consultant,
 -- in his current store: a change of any of them changes his runs (in the old store and the new one).
@@ -127,29 +113,35 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER kpi_customers_state_updated AFTER UPDATE ON customers_customer
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_customers_state_changed();
-CREATE TRIGGER kpi_customers_state_deleted AFTER DELETE ON customers_customer
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION kpi_customers_state_changed();
 """
 
-DROP = """
-DROP TRIGGER IF EXISTS kpi_customers_state_updated ON customers_customer;
-DROP TRIGGER IF EXISTS kpi_customers_state_deleted ON customers_customer;
-DROP FUNCTION IF EXISTS kpi_customers_state_changed();
-DROP TRIGGER IF EXISTS kpi_stage_history_inserted ON customers_stagechange;
-DROP TRIGGER IF EXISTS kpi_stage_history_updated ON customers_stagechange;
-DROP TRIGGER IF EXISTS kpi_stage_history_deleted ON customers_stagechange;
-DROP FUNCTION IF EXISTS kpi_stage_history_changed();
-DROP TABLE IF EXISTS kpi_stage_pieces, kpi_stage_runs, kpi_stage_changed, kpi_stage_built;
-DROP TRIGGER IF EXISTS kpi_customers_delivery_changed ON customers_customer;
-DROP FUNCTION IF EXISTS kpi_customers_delivery_changed();
-DROP TRIGGER IF EXISTS kpi_service_visits_inserted ON aftersales_servicevisit;
-DROP TRIGGER IF EXISTS kpi_service_visits_updated ON aftersales_servicevisit;
-DROP TRIGGER IF EXISTS kpi_service_visits_deleted ON aftersales_servicevisit;
-DROP FUNCTION IF EXISTS kpi_service_visits_changed();
-DROP TABLE IF EXISTS kpi_visit_months, kpi_visit_runs, kpi_visit_changed, kpi_visit_built;
-"""
+# Every trigger (name, table, event, function): statement-level, with the event's transition tables, and
+# fired whatever the session's replication role (ENABLE ALWAYS): the import's COPY path inserts with
+# `session_replication_role = replica` to skip the per-row foreign-key triggers, and would skip these too.
+TRIGGERS = [
+    ("kpi_service_visits_inserted", "aftersales_servicevisit", "INSERT", "kpi_service_visits_changed"),
+    ("kpi_service_visits_updated", "aftersales_servicevisit", "UPDATE", "kpi_service_visits_changed"),
+    ("kpi_service_visits_deleted", "aftersales_servicevisit", "DELETE", "kpi_service_visits_changed"),
+    ("kpi_customers_delivery_changed", "customers_customer", "UPDATE", "kpi_customers_delivery_changed"),
+    ("kpi_stage_history_inserted", "customers_stagechange", "INSERT", "kpi_stage_history_changed"),
+    ("kpi_stage_history_updated", "customers_stagechange", "UPDATE", "kpi_stage_history_changed"),
+    ("kpi_stage_history_deleted", "customers_stagechange", "DELETE", "kpi_stage_history_changed"),
+    ("kpi_customers_state_updated", "customers_customer", "UPDATE", "kpi_customers_state_changed"),
+    ("kpi_customers_state_deleted", "customers_customer", "DELETE", "kpi_customers_state_changed"),
+]
+TRANSITION = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+              "DELETE": "OLD TABLE AS old_rows"}
+
+CREATE_TRIGGERS = "".join(
+    f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {TRANSITION[event]}"
+    f" FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n"
+    f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name};\n" for name, table, event, function in TRIGGERS)
+
+DROP = (
+    "".join(f"DROP TRIGGER IF EXISTS {name} ON {table};\n" for name, table, *_ in TRIGGERS)
+    + "".join(f"DROP FUNCTION IF EXISTS {function}();\n" for function in dict.fromkeys(f for *_, f in TRIGGERS))
+    + "DROP TABLE IF EXISTS kpi_stage_pieces, kpi_stage_runs, kpi_stage_changed, kpi_stage_built;\n"
+    + "DROP TABLE IF EXISTS kpi_visit_months, kpi_visit_runs, kpi_visit_changed, kpi_visit_built;\n")
 
 
 def _bookkeeping(prefix: str) -> str:
@@ -163,18 +155,6 @@ def _bookkeeping(prefix: str) -> str:
 CREATE TABLE {prefix}_changed (dealership_id bigint NOT NULL, customer_id bigint NOT NULL);
 CREATE INDEX {prefix}_changed_store ON {prefix}_changed (dealership_id);
 CREATE TABLE {prefix}_built (dealership_id bigint PRIMARY KEY, timezone varchar(64) NOT NULL);
-"""
-
-
-# Fired whatever the session's replication role: the import's COPY path inserts with
-# `session_replication_role = replica` to skip the per-row foreign-key triggers, and would skip these too.
-ALWAYS = """
-ALTER TABLE aftersales_servicevisit ENABLE ALWAYS TRIGGER kpi_service_visits_inserted,
-    ENABLE ALWAYS TRIGGER kpi_service_visits_updated, ENABLE ALWAYS TRIGGER kpi_service_visits_deleted;
-ALTER TABLE customers_stagechange ENABLE ALWAYS TRIGGER kpi_stage_history_inserted,
-    ENABLE ALWAYS TRIGGER kpi_stage_history_updated, ENABLE ALWAYS TRIGGER kpi_stage_history_deleted;
-ALTER TABLE customers_customer ENABLE ALWAYS TRIGGER kpi_customers_delivery_changed,
-    ENABLE ALWAYS TRIGGER kpi_customers_state_updated, ENABLE ALWAYS TRIGGER kpi_customers_state_deleted;
 """
 
 
@@ -193,5 +173,5 @@ class Migration(migrations.Migration):
         ("customers", "0012_stage_change_customer_at"),
     ]
     operations = [migrations.RunPython(
-        _on_postgresql(_bookkeeping("kpi_visit"), _bookkeeping("kpi_stage"), VISITS, STAGES, ALWAYS),
+        _on_postgresql(_bookkeeping("kpi_visit"), _bookkeeping("kpi_stage"), VISITS, STAGES, CREATE_TRIGGERS),
         _on_postgresql(DROP))]
