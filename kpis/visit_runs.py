@@ -4,7 +4,7 @@ The customer base's window measures (active in 12/24 months, self-sold active, f
 kpis.md) are counts of customers per month, which the engine gets as runs of months: per visit, the
 months it adds to each measure (`pieces`), counted per store, measure, start and end (`runs_by_set`).
 Derived from every visit at each full recompute, that was most of its time: ten million visits sorted
-by customer and windowed. So on PostgreSQL the runs are kept:
+by customer and windowed. So on PostgreSQL the runs are kept (kpis.kept):
 
 - `kpi_visit_months`: per customer and store, the local months of his visits in order and the month of
   his first delivery: all a customer's runs depend on;
@@ -14,20 +14,17 @@ by customer and windowed. So on PostgreSQL the runs are kept:
   since, written by triggers on the two tables (migration kpis 0003), so that no writer can forget;
 - `kpi_visit_built`: the stores whose runs are built, with the time zone they were built in.
 
-`refresh` brings a store's runs up to date before they are read: the changed customers' months are read
-again from their visits and the counts moved by their new runs less their old ones; a store never built,
-whose zone changed or with a large share of its customers changed is built again from its visits. The
-counts are therefore exactly those of the visits at the time of the refresh (tests/kpis/
-test_visit_runs.py compares them, after every kind of change, with a build from the visits).
+`refresh` (kpis.kept) brings a store's runs up to date before they are read, so the counts are exactly
+those of the visits at the time of the refresh (tests/kpis/test_visit_runs.py compares them, after every
+kind of change, with a build from the visits).
 """
 from __future__ import annotations
 
-import zoneinfo
-
-from django.db import connection, transaction
+from django.db import connection
 
 from aftersales.models import ServiceVisit
 from customers.models import Customer
+from kpis.kept import Kept, Zones, local_month_sql, zones_sql
 
 SERVICE, CUSTOMER = ServiceVisit._meta.db_table, Customer._meta.db_table
 
@@ -35,22 +32,6 @@ SERVICE, CUSTOMER = ServiceVisit._meta.db_table, Customer._meta.db_table
 VISIT_SETS = [("a12", "s12", "e12", "s12 <= e12"), ("a24", "s24", "e24", "s24 <= e24"),
               ("self12", "ss", "e12", "s12 <= e12 AND ss <= e12"), ("freq", "fs", "fe", "fe IS NOT NULL AND fs <= fe"),
               ("occ", "s12", "oe", "s12 <= oe")]
-
-# A store is built again, rather than refreshed customer by customer, when more than this share of its
-# kept customers changed (an import, a regenerated history): taking old runs off and adding new ones
-# costs about twice what a build does.
-REBUILD_SHARE = 0.25
-# Up to this many changed customers a store is refreshed without counting its kept ones (a day's work).
-FEW_CHANGED = 1000
-# Advisory lock class of a store's kept runs (pg_advisory_xact_lock(class, store)): two refreshes of the
-# same store must not both take the same customer's old runs off the counts.
-LOCK_CLASS = 7301
-
-
-def stores_locked(cursor, ids: list[int], lock_class: int) -> None:
-    for store in sorted(ids):  # in order, so that two refreshes of overlapping stores cannot deadlock
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [lock_class, store])
-
 
 def later(a: str, b: str) -> str:
     return f"CASE WHEN {a} > {b} THEN {a} ELSE {b} END"
@@ -106,56 +87,15 @@ def runs_by_set(source: str, sets: list[tuple[str, str, str | None, str]]) -> st
 
 def read(store_ids: list[int]) -> list[tuple[int, str, int, int, int]]:
     """(store, measure, s, e, customers) of the stores' kept runs (refresh them first)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT dealership_id, measure, s, e, n FROM kpi_visit_runs WHERE dealership_id = ANY(%s)",
-                       [list(store_ids)])
-        return cursor.fetchall()
+    return KEPT.read(store_ids, "dealership_id, measure, s, e, n")
 
 
-def refresh(tz: dict[int, zoneinfo.ZoneInfo]) -> None:
+def refresh(tz: Zones) -> None:
     """Bring the kept runs of the stores `tz` names (store id → its zone) up to date with their visits."""
-    ids = sorted(tz)
-    with transaction.atomic(), connection.cursor() as cursor:
-        stores_locked(cursor, ids, LOCK_CLASS)
-        rebuild, rest = split(cursor, tz, "kpi_visit_built", "kpi_visit_changed", "kpi_visit_months")
-        if rebuild:
-            _build(cursor, {s: tz[s] for s in rebuild})
-        if rest:
-            _refresh_changed(cursor, {s: tz[s] for s in rest})
+    KEPT.refresh(tz)
 
 
-def split(cursor, tz: dict[int, zoneinfo.ZoneInfo], built: str, changed: str, kept: str) -> tuple[list[int], list[int]]:
-    """The stores to build (never built, built in another zone, or more than REBUILD_SHARE of their kept
-    customers changed) and the other stores with changed customers to refresh."""
-    ids = sorted(tz)
-    cursor.execute(f"SELECT dealership_id, timezone FROM {built} WHERE dealership_id = ANY(%s)", [ids])
-    zones = dict(cursor.fetchall())
-    cursor.execute(f"SELECT dealership_id, COUNT(DISTINCT customer_id) FROM {changed} WHERE dealership_id = ANY(%s)"
-                   " GROUP BY dealership_id", [ids])
-    counts = dict(cursor.fetchall())
-    many = [s for s, n in counts.items() if n > FEW_CHANGED]
-    customers = {}
-    if many:
-        cursor.execute(f"SELECT dealership_id, COUNT(DISTINCT customer_id) FROM {kept}"
-                       f" WHERE dealership_id = ANY(%s) GROUP BY dealership_id", [many])
-        customers = dict(cursor.fetchall())
-    rebuild = [s for s in ids if zones.get(s) != tz[s].key
-               or (s in many and counts[s] > REBUILD_SHARE * customers.get(s, 0))]
-    return rebuild, [s for s in ids if s not in rebuild and counts.get(s)]
-
-
-def zones_sql(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
-    return "(VALUES " + ", ".join(f"({int(s)}, '{z.key}')" for s, z in tz.items()) + ") AS z (id, tz)"
-
-
-def local_month_sql(ts: str) -> str:
-    """The local month index (year × 12 + month − 1) of `ts` in the zone z.tz, exact for any instant (the
-    kept months outlive any scope's calendar)."""
-    local = f"({ts} AT TIME ZONE z.tz)"
-    return f"(EXTRACT(YEAR FROM {local}) * 12 + EXTRACT(MONTH FROM {local}) - 1)::integer"
-
-
-def _months(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
+def _months(tz: Zones) -> str:
     """(store, cid, months, delivered) of all the stores' customers with visits: the local months of each
     one's visits in the order of their instants, and of his first delivery."""
     return f"""
@@ -171,9 +111,10 @@ def _months(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
         LEFT JOIN {CUSTOMER} c ON c.id = k.cid"""
 
 
-def _months_of_claimed(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
-    """_months of the claimed customers only, each one's visits looked up by the (customer, opened_at)
-    index (LATERAL: joined, the planner read the chunk's 4.9 M visits for 4,500 customers, 1.1–1.7 s)."""
+def _months_of_claimed(tz: Zones) -> str:
+    """_months of the claimed customers (kpi_visit_claimed) only, each one's visits looked up by the
+    (customer, opened_at) index (LATERAL: joined, the planner read the chunk's 4.9 M visits for 4,500
+    customers, 1.1–1.7 s)."""
     return f"""
         SELECT cl.dealership_id, cl.customer_id, k.months, {local_month_sql("c.first_delivered_at")}
         FROM kpi_visit_claimed cl
@@ -188,8 +129,8 @@ def _months_of_claimed(tz: dict[int, zoneinfo.ZoneInfo]) -> str:
 
 
 def _runs(months: str, stores: str = "k") -> str:
-    """(store, measure, s, e, n) of the kept months `months` (a FROM item k) of the stores (filtered on the
-    table `stores`: the claimed rows where they are joined, as in _months)."""
+    """(store, measure, s, e, n) of the kept months `months` (a FROM item k) of the stores, filtered on the
+    table `stores` (Kept.counted)."""
     windowed = f"""
         SELECT u.store, u.cid, u.m, LAG(u.m, 1) OVER x AS p1, LAG(u.m, 3) OVER x AS p3,
                LAG(u.m, 4) OVER x AS p4, LEAD(u.m, 1) OVER x AS n1, u.dm
@@ -202,65 +143,5 @@ def _runs(months: str, stores: str = "k") -> str:
     return runs_by_set(pieces(windowed), VISIT_SETS)
 
 
-def _build(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
-    """The stores' kept months and runs from all their visits."""
-    build(cursor, tz, "kpi_visit", "kpi_visit_months", [
-        f"INSERT INTO kpi_visit_months (dealership_id, customer_id, months, delivered) {_months(tz)}",
-        f"INSERT INTO kpi_visit_runs (dealership_id, measure, s, e, n) {_runs('kpi_visit_months k')}"])
-
-
-def build(cursor, tz: dict[int, zoneinfo.ZoneInfo], prefix: str, kept: str, inserts: list[str]) -> None:
-    """Empty the stores' kept rows (`kept`, `{prefix}_runs`, `{prefix}_changed`), fill them again with
-    `inserts` (each taking the store ids) and record them as built in their zones."""
-    ids = sorted(tz)
-    for table in (kept, f"{prefix}_runs", f"{prefix}_changed"):
-        cursor.execute(f"DELETE FROM {table} WHERE dealership_id = ANY(%s)", [ids])
-    for sql in inserts:
-        cursor.execute(sql, [ids])
-    # Statistics now, not when autovacuum comes: the refreshes' plans look customers up in these tables,
-    # and without them (after the first build of 50 stores) a refresh read them whole: 3.7 s instead of 0.7.
-    cursor.execute(f"ANALYZE {kept}, {prefix}_runs")
-    cursor.execute(f"INSERT INTO {prefix}_built (dealership_id, timezone) SELECT * FROM unnest(%s::bigint[], %s::text[])"
-                   " ON CONFLICT (dealership_id) DO UPDATE SET timezone = EXCLUDED.timezone",
-                   [ids, [tz[s].key for s in ids]])
-
-
-def claim(cursor, changed: str, claimed: str, ids: list[int]) -> None:
-    """Move the stores' changed customers from `changed` to the session's temporary table `claimed`."""
-    cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {claimed} (dealership_id bigint, customer_id bigint) ON COMMIT DELETE ROWS;"
-        f" TRUNCATE {claimed};"
-        f" WITH x AS (DELETE FROM {changed} WHERE dealership_id = ANY(%s) RETURNING dealership_id, customer_id)"
-        f" INSERT INTO {claimed} SELECT DISTINCT * FROM x; ANALYZE {claimed}", [ids])
-
-
-def counts_moved(cursor, counts: str, key: str, new: str, old: str, ids: list[int]) -> None:
-    """Add to `counts` (keyed by `key`, counted in n) the rows of query `new` less those of `old` (both
-    (key..., n) over the stores `ids`), only where they differ, and drop the counts that reach 0."""
-    cursor.execute(f"""
-        INSERT INTO {counts} AS r ({key}, n)
-        SELECT {key}, SUM(n) FROM (
-            SELECT * FROM ({new}) a ({key}, n)
-            UNION ALL
-            SELECT {key}, -n FROM ({old}) b ({key}, n)
-        ) d
-        GROUP BY {key} HAVING SUM(n) <> 0
-        ON CONFLICT ({key}) DO UPDATE SET n = r.n + EXCLUDED.n""", [ids, ids])
-    cursor.execute(f"DELETE FROM {counts} WHERE dealership_id = ANY(%s) AND n = 0", [ids])
-
-
-def _refresh_changed(cursor, tz: dict[int, zoneinfo.ZoneInfo]) -> None:
-    """The changed customers' months read again into a temporary table, the counts moved by their new runs
-    less their old ones, then their kept months replaced."""
-    ids = sorted(tz)
-    claim(cursor, "kpi_visit_changed", "kpi_visit_claimed", ids)
-    mine = "JOIN kpi_visit_claimed cl ON cl.dealership_id = k.dealership_id AND cl.customer_id = k.customer_id"
-    cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS kpi_visit_new (dealership_id bigint, customer_id bigint, months integer[],"
-        " delivered integer) ON COMMIT DELETE ROWS; TRUNCATE kpi_visit_new;"
-        f" INSERT INTO kpi_visit_new {_months_of_claimed(tz)}", [ids])
-    counts_moved(cursor, "kpi_visit_runs", "dealership_id, measure, s, e", _runs("kpi_visit_new k"),
-                 _runs(f"kpi_visit_months k {mine}", "cl"), ids)
-    cursor.execute("DELETE FROM kpi_visit_months k USING kpi_visit_claimed cl"
-                   " WHERE k.dealership_id = cl.dealership_id AND k.customer_id = cl.customer_id;"
-                   " INSERT INTO kpi_visit_months SELECT * FROM kpi_visit_new")
+KEPT = Kept(prefix="kpi_visit", kept="kpi_visit_months", alias="k", key="dealership_id, measure, s, e",
+            lock_class=7301, made=_months, made_for_claimed=_months_of_claimed, counted=_runs)

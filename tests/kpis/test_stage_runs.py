@@ -22,7 +22,7 @@ kept, refreshed, built, changed = RUNS.kept, RUNS.refreshed, RUNS.built, RUNS.ch
 @pytest.fixture
 def people(store, consultant):
     """A lead moved to target in March 2024, and ten market customers (so that one or two changed ones are
-    refreshed one by one, not by a build: stage_runs uses visit_runs.split)."""
+    refreshed one by one, not by a build: kpis.kept)."""
     lead = customer_create(dealership=store, name="甲", stage="potential", consultant=consultant,
                            created_at=local(2024, 1, 10))
     customer_move_stage(customer=lead, stage="target", at=local(2024, 3, 31, 23, 30))

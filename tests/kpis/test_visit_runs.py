@@ -31,7 +31,7 @@ def history(store):
         service_visit_create(customer=a, opened_at=at)
     service_visit_create(customer=b, opened_at=local(2024, 6, 1), external_id="RO-1")
     # Ten more customers with a visit each: one or two changed customers are then few enough to be
-    # refreshed one by one (under visit_runs.REBUILD_SHARE), not by a build of the store.
+    # refreshed one by one (kpis.kept.FEW_CHANGED), not by a build of the store.
     for i in range(10):
         other = customer_create(dealership=store, name=f"丙{i}", stage="market", created_at=local(2023, 12, 1))
         service_visit_create(customer=other, opened_at=local(2024, 1 + i, 10))
