@@ -903,7 +903,10 @@ def kpi_rows(scope: Scope, data: Measures) -> list[tuple[int, int, int | None, s
         for m in months:
             persons = by_store_month.get((store, m), {})
             total: dict[str, float] = defaultdict(float)
-            for bucket in persons.values():
+            # Summed in the persons' order, not in the order the database returned them (which varies
+            # with parallel workers): float sums of money then come out the same in every recompute,
+            # to the last bit, and an unchanged value is not rewritten.
+            for _person, bucket in sorted(persons.items(), key=lambda item: item[0] or 0):
                 for name, x in bucket.items():
                     total[name] += x
 

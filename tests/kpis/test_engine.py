@@ -307,3 +307,20 @@ def test_month_index_round_trips():
     assert engine.month_date(engine.month_index(dt.date(2025, 12, 31))) == dt.date(2025, 12, 1)
     assert engine.month_start_utc(engine.month_index(dt.date(2025, 4, 1)), zoneinfo.ZoneInfo("Asia/Shanghai")) \
         == dt.datetime(2025, 3, 31, 16, tzinfo=dt.UTC)
+
+
+def test_a_stores_money_is_summed_over_its_people_in_the_same_order_whatever_order_they_came_in():
+    # 0.1 + 0.2 + 0.3 is 0.6000000000000001 in floats, 0.3 + 0.2 + 0.1 is 0.6: summed in the order the
+    # database returned the rows, the same revenue would differ to the last bit from one recompute to the
+    # next and be rewritten each time.
+    m = engine.month_index(dt.date(2025, 3, 1))
+    scope = engine.Scope(stores={1: [m]}, tz={1: zoneinfo.ZoneInfo("Asia/Shanghai")})
+    totals = []
+    for people in ([(11, 0.1), (12, 0.2), (13, 0.3)], [(13, 0.3), (12, 0.2), (11, 0.1)]):
+        data = engine.Measures(lo=m - 24, hi=m)
+        for person, revenue in people:
+            data.add(1, m, person, service_revenue=revenue)
+        data.state = data.intervals.finish()
+        rows = {(r[2], r[3]): r[4] for r in engine.kpi_rows(scope, data)}
+        totals.append(rows[(None, "aftersales_revenue")][0])
+    assert totals[0] == totals[1]

@@ -320,3 +320,55 @@ def test_inside_a_transaction_the_chunks_run_on_the_callers_connection(store, ot
     _history(store, 2)
     services.recompute(dealership_ids=[store.pk, other_store.pk])
     assert KpiValue.objects.filter(dealership=store, person=None, code="deliveries", period=month(2025, 3)).get().value == 2
+
+
+@pytest.mark.django_db
+def test_campaign_metrics_and_channel_roi_are_rewritten_only_where_they_changed(store, other_store):
+    import datetime as dt
+    from decimal import Decimal
+
+    from campaigns.services import campaign_cost_create
+    from kpis.models import CampaignMetric, ChannelValue
+    from tests.factories import CampaignFactory
+    camps = {s: [CampaignFactory(dealership=s, channel=ch, starts_on=dt.date(2025, 3, 1), ends_on=dt.date(2025, 3, 20))
+                 for ch in ("event", "social")] for s in (store, other_store)}
+    for cs in camps.values():
+        for c in cs:
+            campaign_cost_create(campaign=c, incurred_on=dt.date(2025, 3, 2), amount=Decimal("1000"))
+    _history(store, 2)
+    _history(other_store, 1)
+    services.recompute(dealership_ids=[store.pk, other_store.pk])
+
+    def snapshot(model):
+        return {row[0]: row[1:] for row in model.objects.values_list("pk", "computed_at", *(
+            ["campaign_id", "code", "value"] if model is CampaignMetric else ["dealership_id", "period", "channel", "roi"]))}
+
+    metrics, channels = snapshot(CampaignMetric), snapshot(ChannelValue)
+    changed = camps[store][0]
+    campaign_cost_create(campaign=changed, incurred_on=dt.date(2025, 3, 3), amount=Decimal("500"))
+    services.recompute(dealership_ids=[store.pk, other_store.pk])
+    after_metrics, after_channels = snapshot(CampaignMetric), snapshot(ChannelValue)
+    # Same number of rows; the rows left are the very same rows, new ones only for what moved.
+    assert len(after_metrics) == len(metrics) and len(after_channels) == len(channels)
+    kept = metrics.keys() & after_metrics.keys()
+    assert all(after_metrics[pk] == metrics[pk] for pk in kept)
+    rewritten = {(r[1], r[2]) for pk, r in after_metrics.items() if pk not in kept}
+    assert rewritten == {(changed.pk, "cost"), (changed.pk, "roi")}
+    assert CampaignMetric.objects.get(campaign=changed, code="cost").value == 1500
+    rewritten = {(r[1], r[3]) for pk, r in after_channels.items() if pk not in channels}
+    assert rewritten == {(store.pk, "event"), (store.pk, "")}  # the other store's rows are untouched
+    assert ChannelValue.objects.get(dealership=store, period=month(2025, 3), channel="").cost == 2500
+
+
+@pytest.mark.django_db
+def test_a_recompute_of_some_months_of_several_stores_leaves_their_other_months_alone(store, other_store):
+    _history(store, 2)
+    _history(other_store, 3)
+    services.recompute(dealership_ids=[store.pk, other_store.pk])
+    before = {r.pk: r.computed_at for r in KpiValue.objects.exclude(period=month(2025, 2))}
+    KpiValue.objects.filter(period=month(2025, 2)).update(value=-7)
+    services.recompute(dealership_ids=[store.pk, other_store.pk], periods=[month(2025, 2)])
+    assert {r.pk: r.computed_at for r in KpiValue.objects.exclude(period=month(2025, 2))} == before
+    for s, n in ((store, 2), (other_store, 3)):
+        assert KpiValue.objects.get(dealership=s, period=month(2025, 2), code="traffic", person=None).value == n
+    assert not KpiValue.objects.filter(value=-7).exists()
