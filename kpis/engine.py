@@ -111,6 +111,20 @@ def sql_day(ts: str, d: str = "d") -> str:
     return sql_day_in_zone(ts, f"{d}.timezone")
 
 
+def sql_called_within_3_days(called: str, at: str, d: str = "d") -> str:
+    """SQL: 1 when the instant `called` is on the local date of `at` + 3 days or earlier, else 0 (NULL: 0).
+    On PostgreSQL most rows are settled by comparing the instants: a callback less than 60 hours after
+    `at` is within 3 local days and one 108 hours or more after is not, in any zone whose days last 20 to
+    27 hours (a daylight-saving change moves clocks by 2 hours at most); only those between take the
+    local dates. Over the 4.9 M service visits of 25 stores, serial:
+    3.50 → 2.85 s for the service-closed pass (2026-12-07)."""
+    exact = f"CASE WHEN {sql_day(called, d)} <= {sql_day(at, d)} + 3 THEN 1 ELSE 0 END"
+    if not _is_pg():
+        return exact
+    return (f"CASE WHEN {called} IS NULL THEN 0 WHEN {called} < {at} + interval '60 hours' THEN 1"
+            f" WHEN {called} >= {at} + interval '108 hours' THEN 0 ELSE {exact} END")
+
+
 EPOCH_DAYS_1970 = (dt.date(2000, 1, 1) - dt.date(1970, 1, 1)).days
 # The calendar of a scope reaches this many months before its first month: an instant before that is put
 # in the month before the calendar, and every run the passes derive from such a month (+12, +24 months)
@@ -378,7 +392,7 @@ def _pass_deliveries(scope: Scope, out: Measures) -> None:
     m = sql_month("o.delivered_at")
     sql = f"""
         SELECT o.dealership_id, {m} AS m, o.consultant_id, COUNT(*), SUM(o.gross_profit + o.oem_rebate),
-               SUM(CASE WHEN {sql_day('o.first_callback_at')} <= {sql_day('o.delivered_at')} + 3 THEN 1 ELSE 0 END)
+               SUM({sql_called_within_3_days('o.first_callback_at', 'o.delivered_at')})
         FROM {T['order']} o
         JOIN {scope.calendar()} ON d.id = o.dealership_id
         WHERE o.dealership_id IN ({scope.in_list()}) AND o.delivered_at >= %s AND o.delivered_at < %s
@@ -393,7 +407,7 @@ def _pass_service_closed(scope: Scope, out: Measures) -> None:
     m = sql_month("v.closed_at")
     sql = f"""
         SELECT v.dealership_id, {m} AS m, v.advisor_id, COUNT(*), SUM(v.revenue),
-               SUM(CASE WHEN {sql_day('v.first_callback_at')} <= {sql_day('v.closed_at')} + 3 THEN 1 ELSE 0 END)
+               SUM({sql_called_within_3_days('v.first_callback_at', 'v.closed_at')})
         FROM {T['service']} v
         JOIN {scope.calendar()} ON d.id = v.dealership_id
         WHERE v.dealership_id IN ({scope.in_list()}) AND v.closed_at >= %s AND v.closed_at < %s
@@ -438,15 +452,14 @@ def _pass_test_drives(scope: Scope, out: Measures) -> None:
 
 def _pass_funnel(scope: Scope, out: Measures) -> None:
     """Cohorts of each gate in one scan of the customers: entered the lower stage in P, and of them,
-    how many have entered the next stage by now (the entered_<stage>_at columns keep first entries)."""
+    how many have entered the next stage by now (the entered_<stage>_at columns keep first entries).
+    The customers times the gates' numbers, each picking its columns: on PostgreSQL 1.05–1.10 s for the
+    1 M customers of 25 stores, against 1.9 s with a LATERAL VALUES row per gate and 1.5 s with a
+    grouping set per gate (2026-12-07)."""
     gates = list(FUNNEL_GATES.items())
-    if _is_pg():  # each customer's row read once, its gates made from it
-        per_gate = ", ".join(f"({i}, c.entered_{lo}_at, c.entered_{hi}_at)" for i, (_, (lo, hi)) in enumerate(gates))
-        g, lower, upper = f"CROSS JOIN LATERAL (VALUES {per_gate}) g (i, lower_at, upper_at)", "g.lower_at", "g.upper_at"
-    else:  # SQLite has no LATERAL: the customers times the gates' numbers, each picking its columns
-        g = "CROSS JOIN (" + " UNION ALL ".join(f"SELECT {i} AS i" for i in range(len(gates))) + ") g"
-        lower = "CASE g.i " + " ".join(f"WHEN {i} THEN c.entered_{lo}_at" for i, (_, (lo, _hi)) in enumerate(gates)) + " END"
-        upper = "CASE g.i " + " ".join(f"WHEN {i} THEN c.entered_{hi}_at" for i, (_, (_lo, hi)) in enumerate(gates)) + " END"
+    g = "CROSS JOIN (" + " UNION ALL ".join(f"SELECT {i} AS i" for i in range(len(gates))) + ") g"
+    lower = "CASE g.i " + " ".join(f"WHEN {i} THEN c.entered_{lo}_at" for i, (_, (lo, _hi)) in enumerate(gates)) + " END"
+    upper = "CASE g.i " + " ".join(f"WHEN {i} THEN c.entered_{hi}_at" for i, (_, (_lo, hi)) in enumerate(gates)) + " END"
     # Customers who entered any lower stage in the months asked for: cheap comparisons on each row first,
     # so that only those few are multiplied by the gates and converted to local months (a store-month).
     entered = " OR ".join(f"(c.entered_{lo}_at >= %s AND c.entered_{lo}_at < %s)" for _, (lo, _hi) in gates)
@@ -1019,8 +1032,11 @@ def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[i
         where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} < %s")
         params.append(deals_end_before)
     # Deals: one join of the campaigns' leads with their orders. The fallback contribution: the stores'
-    # deliveries summed per local day once, then each campaign's 12 months of days (rather than every
-    # delivery of those months again for each of a store's campaigns, one every ten days or so).
+    # deliveries summed per local day once, then each campaign's 12 months of days as the difference of
+    # two running sums: the store's days in order, with the start and the end of each campaign's 12 months
+    # as markers among them (before that day's deliveries), each marker taking the sum of the days before
+    # it. Joining each campaign to its 365 days instead made 766,000 rows for 2,700 campaigns: 0.64 s
+    # against 0.05 s (25 stores, 2026-12-07).
     sql = f"""
         WITH camp AS MATERIALIZED (
             SELECT c.id, c.dealership_id, c.channel, c.ends_on, c.starts_on, c.contribution_per_deal,
@@ -1047,9 +1063,19 @@ def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[i
             GROUP BY o.dealership_id, {sql_day_in_zone('o.delivered_at', 'd.timezone')}
         ),
         contribution AS (
-            SELECT k.id, SUM(y.profit) * 1.0 / SUM(y.n) AS per_deal
-            FROM camp k JOIN daily y ON y.store = k.dealership_id AND y.day >= k.base_from AND y.day < k.base_to
-            WHERE k.contribution_per_deal IS NULL GROUP BY k.id
+            SELECT s.id, SUM(s.sign * s.profit) * 1.0 / NULLIF(SUM(s.sign * s.n), 0) AS per_deal
+            FROM (
+                SELECT x.id, x.sign, SUM(x.profit) OVER w AS profit, SUM(x.n) OVER w AS n
+                FROM (
+                    SELECT NULL AS id, 0 AS sign, y.store, y.day, 1 AS after, y.profit, y.n FROM daily y
+                    UNION ALL
+                    SELECT k.id, -1, k.dealership_id, k.base_from, 0, 0, 0 FROM camp k WHERE k.contribution_per_deal IS NULL
+                    UNION ALL
+                    SELECT k.id, 1, k.dealership_id, k.base_to, 0, 0, 0 FROM camp k WHERE k.contribution_per_deal IS NULL
+                ) x
+                WINDOW w AS (PARTITION BY x.store ORDER BY x.day, x.after ROWS UNBOUNDED PRECEDING)
+            ) s
+            WHERE s.id IS NOT NULL GROUP BY s.id
         )
         SELECT c.id, c.dealership_id, c.channel, c.ends_on,
             (SELECT SUM(k.amount) FROM {T['cost']} k WHERE k.campaign_id = c.id),

@@ -303,6 +303,25 @@ def test_campaign_metrics_and_channel_roi(store, kpis):
     assert channels == {"event": pytest.approx(0.2), "": pytest.approx(0.2)}
 
 
+def test_without_its_own_contribution_a_campaign_takes_the_stores_profit_per_delivery_of_the_12_months_before(store, kpis):
+    # Window [2024-06-01, 2025-06-01) in the store's days: the first and last local minutes of it count,
+    # the minute before and the first minute of the start day do not; another store's delivery neither.
+    for when, profit in [((2024, 5, 31, 23, 59), "100000"), ((2024, 6, 1, 0, 1), "1000"), ((2025, 5, 31, 23, 59), "2000"),
+                         ((2025, 6, 1, 0, 1), "50000")]:
+        _buyer(store, ordered=local(2024, 5, 1), delivered=local(*when), profit=profit, rebate="500")
+    _buyer(DealershipFactory(code="HZ009"), ordered=local(2024, 5, 1), delivered=local(2025, 1, 1), profit="90000")
+    campaign = CampaignFactory(dealership=store, starts_on=dt.date(2025, 6, 1), ends_on=dt.date(2025, 6, 10),
+                               fixed_cost=Decimal("10000"), variable_cost_per_attendee=Decimal("0"),
+                               contribution_per_deal=None, planned_attendees=10)
+    kpis.recompute(store, month(2025, 6))
+    m = {x.code: (x.value, x.denominator) for x in CampaignMetric.objects.filter(campaign=campaign)}
+    assert m["break_even_deals"] == (5, 2000)  # (1000 + 500 + 2000 + 500) / 2 = 2000 a deal: ceil(10000 / 2000)
+    lonely = CampaignFactory(dealership=store, starts_on=dt.date(2020, 6, 1), ends_on=dt.date(2020, 6, 2),
+                             contribution_per_deal=None)
+    kpis.recompute(store, month(2020, 6))
+    assert CampaignMetric.objects.get(campaign=lonely, code="break_even_deals").value is None  # no deliveries: none
+
+
 def test_month_index_round_trips():
     assert engine.month_date(engine.month_index(dt.date(2025, 12, 31))) == dt.date(2025, 12, 1)
     assert engine.month_start_utc(engine.month_index(dt.date(2025, 4, 1)), zoneinfo.ZoneInfo("Asia/Shanghai")) \
