@@ -130,7 +130,7 @@ def recompute(
                 report(sum(done) / len(chunks))
 
         part = engine.Scope(stores={s.pk: scope.stores[s.pk] for s in chunk}, tz={s.pk: s.tzinfo for s in chunk})
-        return _recompute_chunk(part, chunk, share)
+        return _recompute_chunk(part, chunk, share, side_by_side=threads > 1)
 
     threads = _threads(len(chunks))
     if threads == 1:
@@ -156,8 +156,9 @@ def _in_own_connection(run: Callable[[int], int], k: int) -> int:
         connections.close_all()  # this thread's connections; the pool's threads end with the recompute
 
 
-def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Progress) -> int:
-    data = engine.measure(scope, progress=lambda f: report(0.6 * f))
+def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Progress, *,
+                     side_by_side: bool = False) -> int:
+    data = engine.measure(scope, progress=lambda f: report(0.6 * f), side_by_side=side_by_side)
     log.info("KPI passes of %d stores: %s", len(stores),
              ", ".join(f"{name} {secs:.2f}s" for name, secs in data.timings.items()))
     rows = engine.kpi_rows(scope, data)

@@ -16,7 +16,7 @@ from aftersales.services import service_visit_create
 from customers.services import customer_create
 from dealership.celery import app
 from dealership.models import StaleMonth
-from kpis import services
+from kpis import engine, services
 from kpis.models import KpiAlert, KpiTarget, KpiValue
 from kpis.registry import status_of
 from kpis.tasks import recompute_stale_months
@@ -372,3 +372,30 @@ def test_a_recompute_of_some_months_of_several_stores_leaves_their_other_months_
     for s, n in ((store, 2), (other_store, 3)):
         assert KpiValue.objects.get(dealership=s, period=month(2025, 2), code="traffic", person=None).value == n
     assert not KpiValue.objects.filter(value=-7).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_side_by_side_run_their_passes_without_parallel_workers(monkeypatch, settings):
+    # Two chunks at once keep the database's cores busy; a chunk alone may use parallel workers.
+    if connection.vendor != "postgresql":
+        pytest.skip("chunks run side by side on PostgreSQL only")
+    stores = [DealershipFactory() for _ in range(2)]
+    for store in stores:
+        _history(store, 1)
+    monkeypatch.setattr(services, "STORES_PER_PASS", 1)
+    seen = []
+
+    def recorded(scope, out):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            seen.append(cursor.fetchone()[0])
+
+    monkeypatch.setattr(engine, "PASSES", [recorded])
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        default = cursor.fetchone()[0]
+    settings.KPI_RECOMPUTE_THREADS = 2
+    services.recompute(dealership_ids=[s.pk for s in stores])
+    settings.KPI_RECOMPUTE_THREADS = 1
+    services.recompute(dealership_ids=[s.pk for s in stores])
+    assert default != "0" and seen == ["0", "0", default, default]
