@@ -354,35 +354,44 @@ class Scope:
 NARROW_MONTHS = 3
 
 
-def _pass_orders(scope: Scope, out: Measures) -> None:
+def _pass_orders_and_test_drives(scope: Scope, out: Measures) -> None:
     """Orders placed in P (by the order's consultant, with the referred customers'), and distinct ordering
+    customers (by theirs); test drives in P (by the drive's consultant), and distinct test-driving
     customers (by theirs)."""
-    referral = "CASE WHEN c.referred_by_id IS NOT NULL THEN 1 ELSE 0 END"
-    for by_owner, store, month, person, n, referred in _events_by_person(scope, T["order"], "ordered_at", referral):
-        if by_owner:
+    for kind, by_owner, store, month, person, n, referred in _events_by_person(scope):
+        if kind == 0 and by_owner:
             out.add(store, month, person, ordering_customers=n)
-        else:
+        elif kind == 0:
             out.add(store, month, person, orders=n, referral_deals=referred)
+        else:
+            out.add(store, month, person, **{"test_drive_customers" if by_owner else "test_drives": n})
 
 
-def _events_by_person(scope: Scope, table: str, at: str, flag: str = "0") -> list[tuple]:
-    """(by_owner, store, month, person, n, flagged) of the events of `table` (orders, test drives) at `at` in
-    the scope's months, joined to their customers once: counted by the event's consultant (by_owner 0, with
-    the sum of `flag`, SQL on the customer c), and as distinct customers by the customer's own consultant
-    (by_owner 1), which keeps the distinct count additive."""
+# The events joined to their customers: (kind, table, instant).
+EVENTS = [(0, "order", "ordered_at"), (1, "testdrive", "occurred_at")]
+
+
+def _events_by_person(scope: Scope) -> list[tuple]:
+    """(kind, by_owner, store, month, person, n, referred) of the orders (kind 0) and test drives (kind 1)
+    in the scope's months, joined to their customers in one scan of them: counted by the event's
+    consultant (by_owner 0, with how many of the customers were referred), and as distinct customers by
+    the customer's own consultant (by_owner 1), which keeps the distinct count additive. One join of
+    both: a scan of every customer fewer than a join each (2 M customers of 50 stores)."""
+    events = " UNION ALL ".join(f"""
+            SELECT {kind} AS kind, e.dealership_id AS store, {sql_month(f"e.{at}")} AS m, e.consultant_id AS seller,
+                   e.customer_id
+            FROM {T[table]} e JOIN {scope.calendar()} ON d.id = e.dealership_id
+            WHERE e.dealership_id IN ({scope.in_list()}) AND e.{at} >= %s AND e.{at} < %s""" for kind, table, at in EVENTS)
     sql = f"""
         WITH e AS MATERIALIZED (
-            SELECT e.dealership_id AS store, {sql_month(f"e.{at}")} AS m, e.consultant_id AS seller,
-                   c.consultant_id AS owner, e.customer_id, {flag} AS flag
-            FROM {table} e
-            JOIN {scope.calendar()} ON d.id = e.dealership_id
-            JOIN {T['customer']} c ON c.id = e.customer_id
-            WHERE e.dealership_id IN ({scope.in_list()}) AND e.{at} >= %s AND e.{at} < %s
+            SELECT x.kind, x.store, x.m, x.seller, c.consultant_id AS owner, x.customer_id,
+                   CASE WHEN c.referred_by_id IS NOT NULL THEN 1 ELSE 0 END AS referred
+            FROM ({events}) x JOIN {T['customer']} c ON c.id = x.customer_id
         )
-        SELECT 0, store, m, seller, COUNT(*), SUM(flag) FROM e GROUP BY store, m, seller
+        SELECT kind, 0, store, m, seller, COUNT(*), SUM(referred) FROM e GROUP BY kind, store, m, seller
         UNION ALL
-        SELECT 1, store, m, owner, COUNT(DISTINCT customer_id), 0 FROM e GROUP BY store, m, owner"""
-    return _rows(sql, [scope.utc_from(), scope.utc_to()])
+        SELECT kind, 1, store, m, owner, COUNT(DISTINCT customer_id), 0 FROM e GROUP BY kind, store, m, owner"""
+    return _rows(sql, [scope.utc_from(), scope.utc_to()] * len(EVENTS))
 
 
 def _pass_deliveries(scope: Scope, out: Measures) -> None:
@@ -443,11 +452,6 @@ def _pass_visits(scope: Scope, out: Measures) -> None:
     for lo, hi in ranges:  # disjoint for a narrow scope (at most NARROW_MONTHS < 12 months)
         for store, month, traffic, online, showroom in _rows(sql, [lo, hi]):
             out.add(store, month, None, traffic=traffic, online_leads=online, showroom=showroom)
-
-
-def _pass_test_drives(scope: Scope, out: Measures) -> None:
-    for by_owner, store, month, person, n, _flagged in _events_by_person(scope, T["testdrive"], "occurred_at"):
-        out.add(store, month, person, **{"test_drive_customers" if by_owner else "test_drives": n})
 
 
 def _pass_funnel(scope: Scope, out: Measures) -> None:
@@ -746,7 +750,7 @@ def _pass_small_tables(scope: Scope, out: Measures) -> None:
                                        f"{survey}_dealers": dealers, f"has_{survey}": 1})
 
 
-PASSES = [_pass_orders, _pass_deliveries, _pass_service_closed, _pass_visits, _pass_test_drives, _pass_funnel,
+PASSES = [_pass_orders_and_test_drives, _pass_deliveries, _pass_service_closed, _pass_visits, _pass_funnel,
           _pass_lost, _pass_stages, _pass_customer_base, _pass_small_tables]
 
 

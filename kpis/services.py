@@ -13,6 +13,7 @@ import itertools
 import logging
 import operator
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -159,10 +160,11 @@ def _in_own_connection(run: Callable[[int], int], k: int) -> int:
 def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Progress, *,
                      side_by_side: bool = False) -> int:
     data = engine.measure(scope, progress=lambda f: report(0.6 * f), side_by_side=side_by_side)
-    log.info("KPI passes of %d stores: %s", len(stores),
-             ", ".join(f"{name} {secs:.2f}s" for name, secs in data.timings.items()))
+    started = time.perf_counter()
     rows = engine.kpi_rows(scope, data)
+    timings = {**data.timings, "kpi_rows": time.perf_counter() - started}
     del data
+    started = time.perf_counter()
     channel_from = engine.month_date(scope.lo)
     figures = engine.campaign_figures(store_ids=scope.ids, months=(channel_from, engine.month_date(scope.hi + 1)))
     ends = [f.ends_on.replace(day=1) for f in figures]
@@ -174,8 +176,12 @@ def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Prog
                                            months=(min(ends), engine.month_date(scope.hi + 1)),
                                            deals_end_before=channel_from)
         channel_from = min(ends)
+    timings["campaign_figures"] = time.perf_counter() - started
     report(0.7)
+    started = time.perf_counter()
     written = _write_stores(scope, stores, rows, figures, channel_from)
+    timings["writes"] = time.perf_counter() - started
+    log.info("KPI recompute of %d stores: %s", len(stores), ", ".join(f"{k} {secs:.2f}s" for k, secs in timings.items()))
     report(1.0)
     return written
 
