@@ -399,3 +399,20 @@ def test_chunks_side_by_side_run_their_passes_without_parallel_workers(monkeypat
     settings.KPI_RECOMPUTE_THREADS = 1
     services.recompute(dealership_ids=[s.pk for s in stores])
     assert default != "0" and seen == ["0", "0", default, default]
+
+
+@pytest.mark.django_db
+def test_many_changed_rows_are_replaced_in_batches(store, monkeypatch):
+    # SQLite takes at most 32,766 parameters a statement: stale rows are deleted a batch at a time.
+    _history(store, 3)
+    services.recompute(dealership_ids=[store.pk])
+    KpiValue.objects.filter(dealership=store).update(value=-7)
+    monkeypatch.setattr(services, "BATCH", 3)
+    with CaptureQueriesContext(connection) as ctx:
+        services.recompute(dealership_ids=[store.pk])
+    deletes = [q for q in ctx.captured_queries if q["sql"].startswith('DELETE FROM "kpis_kpivalue"')]
+    assert len(deletes) > 1
+    assert not KpiValue.objects.filter(value=-7).exists()
+    before = _rows(store)
+    services.recompute(dealership_ids=[store.pk])
+    assert _rows(store) == before
