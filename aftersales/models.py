@@ -62,7 +62,11 @@ class ServiceVisit(models.Model):
             # The customer as INCLUDE column (PostgreSQL): the KPI engine's store-month pass reads the
             # visits' customers from this index alone.
             models.Index(fields=["dealership", "opened_at"], include=["customer"], name="service_visit_store_opened"),
-            models.Index(fields=["dealership", "closed_at"]),
+            # What the KPI engine's closed-visits pass reads, as INCLUDE columns (PostgreSQL): it reads a
+            # chunk's 4.9 M closed visits from this index alone instead of the wide rows (550 MB of index
+            # against the heap's 1.4 GB at 50 stores; serial 5.2 → 4.2 s, 2026-12-07).
+            models.Index(fields=["dealership", "closed_at"], include=["advisor", "revenue", "first_callback_at"],
+                         name="service_visit_store_closed"),
             models.Index(fields=["customer", "opened_at"]),
         ]
 
