@@ -376,7 +376,10 @@ def _events_by_person(scope: Scope) -> list[tuple]:
     in the scope's months, joined to their customers in one scan of them: counted by the event's
     consultant (by_owner 0, with how many of the customers were referred), and as distinct customers by
     the customer's own consultant (by_owner 1), which keeps the distinct count additive. One join of
-    both: a scan of every customer fewer than a join each (2 M customers of 50 stores)."""
+    both: a scan of the customers fewer than a join each. Only the customers of the scope's stores: an
+    event's customer is one of its store's (a database key on PostgreSQL, sales 0004), so they are read
+    from their KPI index (customer_kpi_columns) rather than every customer's wide row (a chunk alone,
+    serial: 3.0 → 2.3–2.8 s, 2026-12-07)."""
     events = " UNION ALL ".join(f"""
             SELECT {kind} AS kind, e.dealership_id AS store, {sql_month(f"e.{at}")} AS m, e.consultant_id AS seller,
                    e.customer_id
@@ -387,6 +390,7 @@ def _events_by_person(scope: Scope) -> list[tuple]:
             SELECT x.kind, x.store, x.m, x.seller, c.consultant_id AS owner, x.customer_id,
                    CASE WHEN c.referred_by_id IS NOT NULL THEN 1 ELSE 0 END AS referred
             FROM ({events}) x JOIN {T['customer']} c ON c.id = x.customer_id
+            WHERE c.dealership_id IN ({scope.in_list()})
         )
         SELECT kind, 0, store, m, seller, COUNT(*), SUM(referred) FROM e GROUP BY kind, store, m, seller
         UNION ALL
@@ -1040,7 +1044,8 @@ def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[i
     if deals_end_before is not None:  # only those a first call with a later `first` did not return
         where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} < %s")
         params.append(deals_end_before)
-    # Deals: one join of the campaigns' leads with their orders. The fallback contribution: the stores'
+    # Deals: one join of the campaigns' leads (read from the customers' leads index alone) with their
+    # orders. The fallback contribution: the stores'
     # deliveries summed per local day once, then each campaign's 12 months of days as the difference of
     # two running sums: the store's days in order, with the start and the end of each campaign's 12 months
     # as markers among them (before that day's deliveries), each marker taking the sum of the days before
