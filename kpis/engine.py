@@ -66,6 +66,7 @@ def month_index(d: dt.date) -> int:
     return d.year * 12 + d.month - 1
 
 
+@functools.cache  # a few hundred months, asked for once per KPI row written (≈ 250,000 a chunk)
 def month_date(i: int) -> dt.date:
     return dt.date(i // 12, i % 12 + 1, 1)
 
