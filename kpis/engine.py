@@ -1046,12 +1046,12 @@ def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[i
         where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} < %s")
         params.append(deals_end_before)
     # Deals: one join of the campaigns' leads (read from the customers' leads index alone) with their
-    # orders. The fallback contribution: the stores'
-    # deliveries summed per local day once, then each campaign's 12 months of days as the difference of
-    # two running sums: the store's days in order, with the start and the end of each campaign's 12 months
-    # as markers among them (before that day's deliveries), each marker taking the sum of the days before
-    # it. Joining each campaign to its 365 days instead made 766,000 rows for 2,700 campaigns (0.64 s of
-    # the statement's 1.28 s); the whole function took 1.15 s before, 0.75 s after (25 stores, 2026-12-07).
+    # orders. The fallback contribution: the stores' deliveries summed per local day once, then each
+    # campaign's 12 months of days as the difference of two running sums: the store's days in order, with
+    # the start and the end of each campaign's 12 months as markers among them (before that day's
+    # deliveries), each marker taking the sum of the days before it. Joining each campaign to its 365 days
+    # instead made 766,000 rows for 2,700 campaigns (0.64 s of the statement's 1.28 s); the whole function
+    # took 1.15 s before, 0.75 s after (25 stores, 2026-12-07).
     sql = f"""
         WITH camp AS MATERIALIZED (
             SELECT c.id, c.dealership_id, c.channel, c.ends_on, c.starts_on, c.contribution_per_deal,
