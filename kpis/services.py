@@ -183,7 +183,8 @@ def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Prog
     started = time.perf_counter()
     written = _write_stores(scope, stores, rows, figures, channel_from)
     timings["writes"] = time.perf_counter() - started
-    log.info("KPI recompute of %d stores: %s", len(stores), ", ".join(f"{k} {secs:.2f}s" for k, secs in timings.items()))
+    log.info("KPI recompute of %d stores: %s", len(stores),
+             ", ".join(f"{k} {secs:.2f}s" for k, secs in timings.items()))
     report(1.0)
     return written
 
@@ -202,9 +203,11 @@ def _write_stores(scope: engine.Scope, stores: list[Dealership], rows: list,
     for row in rows:
         by_store[row[0]].append(row)
     stale, new = [], []
+    store_level: dict[int, list[tuple[dt.date, str, float | None]]] = defaultdict(list)  # for the alerts
     for store, months in scope.stores.items():  # compared store by store: a few thousand rows in hand at a time
-        gone, missing = _kpi_values_changed(store, [engine.month_date(m) for m in months],
-                                            [_kpi_value_row(r) for r in by_store.pop(store, [])])
+        shaped = [_kpi_value_row(r) for r in by_store.pop(store, [])]
+        store_level[store] = [(period, code, value) for _s, period, code, person, value, *_ in shaped if person is None]
+        gone, missing = _kpi_values_changed(store, [engine.month_date(m) for m in months], shaped)
         stale += gone
         new += missing
     _rows_write(KpiValue, KPI_VALUE_COLUMNS, stale, new, now)
@@ -213,10 +216,6 @@ def _write_stores(scope: engine.Scope, stores: list[Dealership], rows: list,
         if f.ends_on.replace(day=1) >= channel_from:
             channel_periods[f.store].add(f.ends_on.replace(day=1))
     written = len(rows) + _write_campaigns(channel_periods, figures, now)
-    store_level: dict[int, list[tuple[dt.date, str, float | None]]] = defaultdict(list)
-    for s, m, person, code, v in rows:
-        if person is None:
-            store_level[s].append((engine.month_date(m), code, _stable(v[0])))
     for store in stores:
         _raise_alerts(store, store_level[store.pk])
     return written
