@@ -2,22 +2,16 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.db.models import ProtectedError
 
 from aftersales.models import ServiceVisit
+from tests.db import checked_now
 from tests.factories import CustomerFactory, ServiceVisitFactory
 
 pytestmark = pytest.mark.django_db
 postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'",
                                    reason="the composite foreign key is PostgreSQL's (aftersales 0004)")
-
-
-def checked_now(write) -> None:
-    """Run `write` and the deferred foreign-key checks it queued, as its commit would."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        write()
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def test_a_customer_with_service_visits_cannot_be_deleted(store):

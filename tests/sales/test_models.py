@@ -3,9 +3,10 @@ which lets the KPI engine read only the customers of the stores it computes."""
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 
 from sales.models import Order, TestDrive
+from tests.db import checked_now
 from tests.factories import CustomerFactory, OrderFactory, TestDriveFactory
 
 pytestmark = [pytest.mark.django_db,
@@ -13,13 +14,6 @@ pytestmark = [pytest.mark.django_db,
                                  reason="the composite foreign keys are PostgreSQL's (sales 0004)")]
 
 EVENTS = [(Order, OrderFactory), (TestDrive, TestDriveFactory)]
-
-
-def checked_now(write) -> None:
-    """Run `write` and the deferred foreign-key checks it queued, as its commit would."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        write()
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 @pytest.mark.parametrize(("model", "factory"), EVENTS)
