@@ -12,7 +12,9 @@ Measures, in one run on the same data:
   that it includes bringing the kept runs of their customers up to date, as the nightly recompute does;
   the day's rows are deleted afterwards (and the kept runs refreshed again): the data set stays the same;
 - lower bound: one hand-written SQL pass scanning the same fact tables once, grouped by store and month;
-- incremental: services.recompute() of one store-month (the latest), best and median of several runs;
+- incremental: services.recompute() of one store-month (the latest) after a change to it, best and median
+  of several runs: before each, a new service visit and a new stage-history row of its customers, written
+  now (what sets off an incremental recompute), which the recompute's refresh of the kept runs takes in;
 - peak memory: ru_maxrss of this process, which is the worker doing the recompute.
 """
 from __future__ import annotations
@@ -93,14 +95,21 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
     store = (Dealership.objects.filter(pk__in=ids).annotate(n=Count("service_visits")).order_by("-n", "pk").first())
     say(f"incremental store: {store.code} ({store.n} service visits)")
     period = engine.month_date(engine.month_index(time_now(store)))
-    runs = []
+    runs, written = [], []
     for _ in range(incremental_runs):
+        written.append(a_change(store.pk))
         started = time.perf_counter()
         services.recompute(dealership_ids=[store.pk], periods=[period])
         runs.append(time.perf_counter() - started)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [[v for v, _s in written]])
+        cursor.execute("DELETE FROM customers_stagechange WHERE id = ANY(%s)", [[s for _v, s in written]])
+    with engine._session_settings(engine.WIDE_SETTINGS):
+        engine.kept_runs_refresh({store.pk: store.tzinfo})
     out["incremental_best_ms"] = min(runs) * 1000
     out["incremental_median_ms"] = statistics.median(runs) * 1000
-    say(f"incremental (1 store-month, {incremental_runs} runs): best {out['incremental_best_ms']:.0f} ms, "
+    say(f"incremental (1 store-month after a change, {incremental_runs} runs): "
+        f"best {out['incremental_best_ms']:.0f} ms, "
         f"median {out['incremental_median_ms']:.0f} ms")
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     say(f"peak memory of this worker process (ru_maxrss): {out['peak_rss_mb']:.0f} MB")
@@ -131,6 +140,32 @@ def _a_day_of_writes(ids: list[int], months: int) -> tuple[list[int], list[int]]
             WHERE c.dealership_id = ANY(%s)
             RETURNING id""", [share, ids])
         return visits, [row[0] for row in cursor.fetchall()]
+
+
+def a_change(store_id: int) -> tuple[int, int]:
+    """Write what an incremental recompute follows, now: a service visit of one of the store's recent
+    service customers (a copy of one of his, opened now) and a stage-history row of another customer (a
+    copy of his latest); returns their ids. Their triggers mark both customers changed (kpis 0003)."""
+    from django.db import connection
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO aftersales_servicevisit (vin, kind, opened_at, closed_at, revenue, in_warranty,
+                                                 dealership_id, customer_id, advisor_id)
+            SELECT v.vin, v.kind, now(), NULL, v.revenue, v.in_warranty, v.dealership_id, v.customer_id, v.advisor_id
+            FROM (SELECT * FROM aftersales_servicevisit WHERE dealership_id = %s
+                  ORDER BY opened_at DESC LIMIT 1 OFFSET floor(random() * 500)) v
+            RETURNING id""", [store_id])
+        (visit,), = cursor.fetchall()
+        cursor.execute("""
+            INSERT INTO customers_stagechange (kind, from_stage, to_stage, at, reason, recorded_at, customer_id)
+            SELECT s.kind, s.from_stage, s.to_stage, now(), 'benchmark', now(), s.customer_id
+            FROM customers_stagechange s
+            WHERE s.customer_id = (SELECT id FROM customers_customer WHERE dealership_id = %s
+                                   ORDER BY stage_changed_at DESC NULLS LAST LIMIT 1 OFFSET floor(random() * 500))
+            ORDER BY s.at DESC LIMIT 1
+            RETURNING id""", [store_id])
+        (change,), = cursor.fetchall()
+    return visit, change
 
 
 def time_now(store):

@@ -1,5 +1,6 @@
-"""Time the recompute of one store-month (the incremental case) and every SQL statement in it, grouped
-by the function that ran it (docs/benchmarks.md, "KPI recompute"). PostgreSQL, on the benchmark data:
+"""Time the recompute of one store-month (the incremental case: after a change to it, as
+bench/kpi_benchmark.a_change writes one before each run, deleted at the end) and every SQL statement in it,
+grouped by the function that ran it (docs/benchmarks.md, "KPI recompute"). PostgreSQL, on the benchmark data:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dealership_kpi \\
         flock /tmp/bench.lock python bench/store_month_profile.py --store BENCH-016 --runs 9
@@ -30,7 +31,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench.kpi_benchmark import time_now
+    from bench.kpi_benchmark import a_change, time_now
     from dealership.models import Dealership
     from kpis import engine, services
 
@@ -48,13 +49,18 @@ def main() -> None:
         finally:
             statements.append((caller, time.perf_counter() - started, sql, params))
 
-    runs = []
+    runs, written = [], []
     for _ in range(args.runs):
+        written.append(a_change(store.pk))
         statements.clear()
         started = time.perf_counter()
         with connection.execute_wrapper(timed):
             services.recompute(dealership_ids=[store.pk], periods=[period])
         runs.append(time.perf_counter() - started)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [[v for v, _s in written]])
+        cursor.execute("DELETE FROM customers_stagechange WHERE id = ANY(%s)", [[s for _v, s in written]])
+    engine.kept_runs_refresh({store.pk: store.tzinfo})
     print(f"{store.code} {period:%Y-%m}: runs {[round(r * 1000) for r in runs]} ms, "
           f"median {statistics.median(runs) * 1000:.0f} ms")
     by_caller: dict[str, list[float]] = {}

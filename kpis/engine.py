@@ -514,8 +514,8 @@ def _pass_lost(scope: Scope, out: Measures) -> None:
 def _pass_stages(scope: Scope, out: Measures) -> None:
     """The stage of every customer at each E, not lost: one run of months per state (stage_runs.pieces).
     After a customer's last change his state is his current one (stage, is_lost), which the services
-    keep; that is also what lets the narrow path read it directly."""
-    if scope.narrow:
+    keep; that is also what lets the narrow path read it directly (SQLite, which keeps no runs)."""
+    if scope.narrow and not _is_pg():
         _stages_at_each_E(scope, out)
         return
     if _is_pg():  # the same runs, kept between recomputes (stage_runs): refreshed, then read
@@ -534,7 +534,8 @@ def _pass_stages(scope: Scope, out: Measures) -> None:
 
 
 def _stages_at_each_E(scope: Scope, out: Measures) -> None:
-    """The narrow path of _pass_stages, at the E of each month and of the month before (the intent loss
+    """The narrow path of _pass_stages on SQLite (PostgreSQL reads its kept runs, a few thousand rows a
+    store, for any scope), at the E of each month and of the month before (the intent loss
     rate reads it): a customer whose latest change (`stage_changed_at`) is before E is in his current
     state, counted by consultant and stage in the order of the customers' (store, consultant, stage)
     index; only those with a later one (few, for a recent E) have their history before E read, found by
@@ -579,8 +580,8 @@ def _stages_at_each_E(scope: Scope, out: Measures) -> None:
 WINDOW_HISTORY = 24
 
 # A customer's base date (kpis.md): the earlier of his first delivery and first service visit, which
-# sales.services and aftersales.services keep on the customer. (PostgreSQL's LEAST skips NULLs, SQLite's
-# MIN does not: hence the CASE.)
+# sales.services and aftersales.services keep on the customer: customers.models.BASE_DATE in SQL, the
+# same expression as the customers' (store, base date) index's, so that the planner reads that index.
 BASE_AT = ("(CASE WHEN c.first_delivered_at IS NULL THEN c.first_service_at"
            " WHEN c.first_service_at IS NULL OR c.first_delivered_at < c.first_service_at"
            " THEN c.first_delivered_at ELSE c.first_service_at END)")
@@ -596,8 +597,9 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     visit), and old12 (active in 12 months with bm at least 12 months back) as a12 less the customers
     with a later bm: all of such a customer's visits are from bm on, so he is active at m exactly from his
     first visit's month to bm + 11.
+    A narrow scope on PostgreSQL reads the same kept runs, and its base figures at each E (_base_at_each_E).
     """
-    if scope.narrow:
+    if scope.narrow and not _is_pg():
         _customer_base_at_each_E(scope, out)
         return
     ids, hi = scope.in_list(), scope.utc_to()
@@ -622,6 +624,9 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
         out.intervals.add((store, None, name), s, e, _num(n))
         if name == "a12":
             out.intervals.add((store, None, "old12"), s, e, _num(n))
+    if scope.narrow:
+        _base_at_each_E(scope, out)
+        return
     customer_runs = f"""
         SELECT b.store, b.bm, b.bm + 12 AS bo, b.fm, b.bm + 11 AS ye
         FROM (
@@ -638,11 +643,31 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
             out.intervals.add((store, None, name), s, e, _num(n))
 
 
+# The base figures of _base_at_each_E at one E, from the (store, base date) range before E.
+BASE_SQL = f"""
+    SELECT COUNT(*), SUM(CASE WHEN b.at >= %(p)s THEN 1 ELSE 0 END), SUM(CASE WHEN b.at < %(e12)s THEN 1 ELSE 0 END),
+           SUM(CASE WHEN b.at >= %(e12)s AND b.first_service_at < %(e)s THEN 1 ELSE 0 END)
+    FROM (SELECT {BASE_AT} AS at, c.first_service_at FROM {T['customer']} c
+          WHERE c.dealership_id = %(store)s AND {BASE_AT} < %(e)s) b"""
+
+
+def _base_at_each_E(scope: Scope, out: Measures) -> None:
+    """The base figures of a narrow scope at each E, from the customers' (store, base date) index: in the
+    base (base date before E), new (in P), in it for a year (before E − 12 months) and young12 (first
+    service visit before E, base date in the 12 months before E; old12 = a12 less these, as for the runs of
+    _pass_customer_base). One range of the index per store-month, counted."""
+    for store, m, tz in scope.store_months():
+        p, e, e12 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11))
+        (in_base, new, base_old, young12), = _rows(BASE_SQL, {"store": store, "p": p, "e": e, "e12": e12})
+        for name, n in [("base", in_base), ("new", new), ("base_old", base_old), ("old12", -_num(young12 or 0))]:
+            out.intervals.add((store, None, name), m, m, _num(n or 0))
+
+
 def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
-    """The narrow path of _pass_customer_base: each month's figures read at its E directly. A customer
-    whose latest service visit is before E (`last_service_at`; for the current month, every customer)
-    is read from his latest four visits (LAST_SERVICES), which aftersales.services keep; only the others
-    have their visits of the 24 months before E grouped. a12 at m − 12 (churn's denominator) is the
+    """The narrow path of _pass_customer_base on SQLite (PostgreSQL reads its kept runs): each month's
+    figures read at its E directly. A customer whose latest service visit is before E (`last_service_at`;
+    for the current month, every customer) is read from his latest four visits (LAST_SERVICES), which
+    aftersales.services keep; only the others have their visits of the 24 months before E grouped. a12 at m − 12 (churn's denominator) is the
     number of customers with a visit in its 12 months, also from the kept visits (_visited_back12_sql)."""
     for store, m, tz in scope.store_months():
         p, e, e12, e24 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11, m - 23))

@@ -1,7 +1,9 @@
 """The two ways of computing the state KPIs (stage at E, customer base and its windows) give the same rows.
 
-A full recompute replays every customer's history as runs of months; the recompute of a few months
-(`engine.Scope.narrow`, the incremental case) reads each month's end directly. Both are checked here on
+A full recompute replays every customer's history as runs of months (PostgreSQL keeps them); the
+recompute of a few months (`engine.Scope.narrow`, the incremental case) reads each month's end directly
+on SQLite, and on PostgreSQL the kept runs it refreshes itself and its base from the customers' (store,
+base date) index. Both are checked here on
 the demo history (lost deals, comebacks, repeat buyers, service customers from elsewhere) and on the
 golden scenario, month by month.
 """
@@ -188,3 +190,23 @@ def test_the_services_keep_the_latest_change_even_when_an_event_is_back_dated(st
 def _changed(customer):
     customer.refresh_from_db(fields=["stage_changed_at"])
     return customer.stage_changed_at
+
+
+def test_a_month_alone_after_a_change_counts_it_as_the_full_recompute_does(store):
+    """The incremental case: a change written after a full recompute (a visit, a customer new to the
+    base, a lost lead) is in the month's figures when that month alone is recomputed (on PostgreSQL the
+    recompute brings the kept runs up to date itself), exactly as a full recompute then counts it."""
+    ann, bob, carol = (customer_create(dealership=store, name=n, created_at=local(2024, 1, 1)) for n in "abc")
+    service_visit_create(customer=ann, opened_at=local(2024, 2, 10))
+    services.recompute(dealership_ids=[store.pk])
+    march = dt.date(2025, 3, 1)
+    before = _rows(store, [march])
+    service_visit_create(customer=ann, opened_at=local(2025, 3, 5))  # active again in 12 months
+    service_visit_create(customer=bob, opened_at=local(2025, 3, 6))  # new to the base
+    customer_mark_lost(customer=carol, reason="买了别家", at=local(2025, 3, 10))
+    services.recompute(dealership_ids=[store.pk], periods=[march])
+    alone = _rows(store, [march])
+    moved = {code for (_p, code, person), v in alone.items() if person is None and before.get((march, code, None)) != v}
+    assert {"active_12m", "customer_base", "new_customers", "stage_market"} <= moved, moved
+    services.recompute(dealership_ids=[store.pk])
+    assert _rows(store, [march]) == alone
