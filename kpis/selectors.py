@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 
@@ -201,9 +201,10 @@ def lapsed_customers_for_user(user: User, *, as_of: dt.datetime) -> QuerySet[Cus
     in_base_before = (Exists(service.filter(opened_at__lt=cutoff))
                       | Exists(Order.objects.filter(customer=OuterRef("pk"), delivered_at__lt=cutoff)))
     recent = Exists(service.filter(opened_at__gte=cutoff, opened_at__lt=as_of))
-    # last_service_at: the latest visit, which aftersales.services keep on the customer.
+    # last_service_at: the latest visit, which aftersales.services keep on the customer; those who never
+    # came back last, on SQLite too (which puts NULLs first by default, PostgreSQL last).
     return (customers_for_user(user).filter(in_base_before).exclude(recent)
-            .select_related("consultant").order_by("last_service_at", "id"))
+            .select_related("consultant").order_by(F("last_service_at").asc(nulls_last=True), "id"))
 
 
 STORE_KPI_CODES = list(KPIS)
