@@ -152,16 +152,18 @@ def a_change(store_id: int) -> tuple[int, int]:
             INSERT INTO aftersales_servicevisit (vin, kind, opened_at, closed_at, revenue, in_warranty,
                                                  dealership_id, customer_id, advisor_id)
             SELECT v.vin, v.kind, now(), NULL, v.revenue, v.in_warranty, v.dealership_id, v.customer_id, v.advisor_id
-            FROM (SELECT * FROM aftersales_servicevisit WHERE dealership_id = %s
-                  ORDER BY opened_at DESC LIMIT 1 OFFSET floor(random() * 500)) v
+            FROM (SELECT * FROM (SELECT * FROM aftersales_servicevisit WHERE dealership_id = %s
+                                 ORDER BY opened_at DESC LIMIT 500) r ORDER BY random() LIMIT 1) v
             RETURNING id""", [store_id])
         (visit,), = cursor.fetchall()
         cursor.execute("""
             INSERT INTO customers_stagechange (kind, from_stage, to_stage, at, reason, recorded_at, customer_id)
             SELECT s.kind, s.from_stage, s.to_stage, now(), 'benchmark', now(), s.customer_id
             FROM customers_stagechange s
-            WHERE s.customer_id = (SELECT id FROM customers_customer WHERE dealership_id = %s
-                                   ORDER BY stage_changed_at DESC NULLS LAST LIMIT 1 OFFSET floor(random() * 500))
+            WHERE s.customer_id = (SELECT id FROM (SELECT id FROM customers_customer
+                                                   WHERE dealership_id = %s AND stage_changed_at IS NOT NULL
+                                                   ORDER BY stage_changed_at DESC LIMIT 500) r
+                                   ORDER BY random() LIMIT 1)
             ORDER BY s.at DESC LIMIT 1
             RETURNING id""", [store_id])
         (change,), = cursor.fetchall()

@@ -345,6 +345,11 @@ class Scope:
         then read each month's end directly instead of replaying every customer's whole history."""
         return all(len(ms) <= NARROW_MONTHS for ms in self.stores.values())
 
+    @property
+    def months_read(self) -> list[int]:
+        """The months whose "as of E" figures the KPI rows of the scope's months read (INTERVAL_BACKS)."""
+        return sorted({m - back for ms in self.stores.values() for m in ms for back in INTERVAL_BACKS})
+
     def store_months(self) -> Iterable[tuple[int, int, zoneinfo.ZoneInfo]]:
         for store in self.ids:
             for m in self.stores[store]:
@@ -353,6 +358,9 @@ class Scope:
 
 # Up to this many months per store, the state passes take the narrow path (see Scope.narrow).
 NARROW_MONTHS = 3
+# How many months before its own a month's KPI rows read interval measures at (_values): the month itself,
+# the one before (the intent loss rate's stage at the start of P) and a year before (churn's denominator).
+INTERVAL_BACKS = (0, 1, 12)
 
 
 def _pass_orders_and_test_drives(scope: Scope, out: Measures) -> None:
@@ -514,13 +522,18 @@ def _pass_lost(scope: Scope, out: Measures) -> None:
 def _pass_stages(scope: Scope, out: Measures) -> None:
     """The stage of every customer at each E, not lost: one run of months per state (stage_runs.pieces).
     After a customer's last change his state is his current one (stage, is_lost), which the services
-    keep; that is also what lets the narrow path read it directly (SQLite, which keeps no runs)."""
-    if scope.narrow and not _is_pg():
-        _stages_at_each_E(scope, out)
-        return
+    keep; that is also what lets the narrow path read it directly (SQLite, which keeps no runs). On
+    PostgreSQL a narrow scope sums the kept runs at the months it reads (Scope.months_read) instead."""
     if _is_pg():  # the same runs, kept between recomputes (stage_runs): refreshed, then read
         stage_runs.refresh(scope.tz)
-        rows = stage_runs.read(scope.ids)
+        if scope.narrow:
+            rows = [(store, person, stage, m, m + 1, n)
+                    for store, m, person, stage, n in stage_runs.read_at(scope.ids, scope.months_read)]
+        else:
+            rows = stage_runs.read(scope.ids)
+    elif scope.narrow:
+        _stages_at_each_E(scope, out)
+        return
     else:
         made = stage_runs.pieces(f"JOIN {scope.calendar()} ON d.id = c.dealership_id", sql_month("s.at"),
                                  f"c.dealership_id IN ({scope.in_list()})")
@@ -597,15 +610,19 @@ def _pass_customer_base(scope: Scope, out: Measures) -> None:
     visit), and old12 (active in 12 months with bm at least 12 months back) as a12 less the customers
     with a later bm: all of such a customer's visits are from bm on, so he is active at m exactly from his
     first visit's month to bm + 11.
-    A narrow scope on PostgreSQL reads the same kept runs, and its base figures at each E (_base_at_each_E).
+    A narrow scope on PostgreSQL sums the same kept runs at the months it reads (Scope.months_read), and
+    counts its base figures at each E (_base_at_each_E).
     """
-    if scope.narrow and not _is_pg():
-        _customer_base_at_each_E(scope, out)
-        return
     ids, hi = scope.in_list(), scope.utc_to()
     if _is_pg():
         visit_runs.refresh(scope.tz)
-        rows = visit_runs.read(scope.ids)
+        if scope.narrow:
+            rows = [(store, name, m, m, n) for store, m, name, n in visit_runs.read_at(scope.ids, scope.months_read)]
+        else:
+            rows = visit_runs.read(scope.ids)
+    elif scope.narrow:
+        _customer_base_at_each_E(scope, out)
+        return
     else:
         windowed = f"""
             SELECT v.store, v.cid, v.m, LAG(v.m, 1) OVER x AS p1, LAG(v.m, 3) OVER x AS p3,

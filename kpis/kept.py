@@ -64,6 +64,16 @@ class Kept:
                            [list(store_ids)])
             return cursor.fetchall()
 
+    def read_at(self, store_ids: list[int], months: list[int], columns: str, covers: str) -> list[tuple]:
+        """(store, month, `columns`..., n) of the stores' counted runs summed at each of `months` (month
+        indexes): the runs `r` that cover a month `x.m` by the SQL `covers`. For a few months (the
+        incremental recompute) a few hundred sums instead of every run of the store (refresh them first)."""
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT r.dealership_id, x.m, {columns}, SUM(r.n) FROM {self.prefix}_runs r"
+                           f" JOIN unnest(%s::integer[]) AS x (m) ON {covers} WHERE r.dealership_id = ANY(%s)"
+                           f" GROUP BY r.dealership_id, x.m, {columns}", [list(months), list(store_ids)])
+            return cursor.fetchall()
+
     def refresh(self, tz: Zones) -> None:
         """Bring the kept runs of the stores `tz` names (store id → its zone) up to date."""
         ids = sorted(tz)

@@ -29,6 +29,12 @@ def read(store_ids: list[int]) -> list[tuple[int, int | None, str, int, int | No
     return KEPT.read(store_ids, "dealership_id, NULLIF(person, 0), stage, m, NULLIF(nm, -1), n")
 
 
+def read_at(store_ids: list[int], months: list[int]) -> list[tuple[int, int, int | None, str, int]]:
+    """(store, month, person, stage, customers) at each of `months` from the stores' kept runs (refresh
+    them first); person None where none. A run holds from m to the month before nm (−1: still holds)."""
+    return KEPT.read_at(store_ids, months, "NULLIF(r.person, 0), r.stage", "r.m <= x.m AND (r.nm = -1 OR r.nm > x.m)")
+
+
 def refresh(tz: Zones) -> None:
     """Bring the kept stage runs of the stores `tz` names (store id → its zone) up to date."""
     KEPT.refresh(tz)

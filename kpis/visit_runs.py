@@ -90,6 +90,11 @@ def read(store_ids: list[int]) -> list[tuple[int, str, int, int, int]]:
     return KEPT.read(store_ids, "dealership_id, measure, s, e, n")
 
 
+def read_at(store_ids: list[int], months: list[int]) -> list[tuple[int, int, str, int]]:
+    """(store, month, measure, customers) at each of `months` from the stores' kept runs (refresh first)."""
+    return KEPT.read_at(store_ids, months, "r.measure", "r.s <= x.m AND x.m <= r.e")
+
+
 def refresh(tz: Zones) -> None:
     """Bring the kept runs of the stores `tz` names (store id → its zone) up to date with their visits."""
     KEPT.refresh(tz)
