@@ -684,8 +684,9 @@ def _customer_base_at_each_E(scope: Scope, out: Measures) -> None:
     """The narrow path of _pass_customer_base on SQLite (PostgreSQL reads its kept runs): each month's
     figures read at its E directly. A customer whose latest service visit is before E (`last_service_at`;
     for the current month, every customer) is read from his latest four visits (LAST_SERVICES), which
-    aftersales.services keep; only the others have their visits of the 24 months before E grouped. a12 at m − 12 (churn's denominator) is the
-    number of customers with a visit in its 12 months, also from the kept visits (_visited_back12_sql)."""
+    aftersales.services keep; only the others have their visits of the 24 months before E grouped. a12 at
+    m − 12 (churn's denominator) is the number of customers with a visit in its 12 months, also from the
+    kept visits (_visited_back12_sql)."""
     for store, m, tz in scope.store_months():
         p, e, e12, e24 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11, m - 23))
         params = {"store": store, "p": p, "e": e, "e12": e12, "e24": e24}
