@@ -342,7 +342,8 @@ class Scope:
     @property
     def narrow(self) -> bool:
         """A few months of each store (the incremental recompute of a recent change): the state passes
-        then read each month's end directly instead of replaying every customer's whole history."""
+        then read those months only (PostgreSQL: the kept runs summed at them; SQLite: each month's end
+        directly) instead of every month of every customer's runs."""
         return all(len(ms) <= NARROW_MONTHS for ms in self.stores.values())
 
     @property
@@ -547,13 +548,12 @@ def _pass_stages(scope: Scope, out: Measures) -> None:
 
 
 def _stages_at_each_E(scope: Scope, out: Measures) -> None:
-    """The narrow path of _pass_stages on SQLite (PostgreSQL reads its kept runs, a few thousand rows a
-    store, for any scope), at the E of each month and of the month before (the intent loss
-    rate reads it): a customer whose latest change (`stage_changed_at`) is before E is in his current
-    state, counted by consultant and stage in the order of the customers' (store, consultant, stage)
-    index; only those with a later one (few, for a recent E) have their history before E read, found by
-    the (store, latest change) index. A customer is known from his first change on, which is when he
-    entered `market`."""
+    """The narrow path of _pass_stages on SQLite (PostgreSQL sums its kept runs), at the E of each month
+    and of the month before (the intent loss rate reads it): a customer whose latest change
+    (`stage_changed_at`) is before E is in his current state, counted by consultant and stage in the order
+    of the customers' (store, consultant, stage) index; only those with a later one (few, for a recent E)
+    have their history before E read, found by the (store, latest change) index. A customer is known from
+    his first change on, which is when he entered `market`."""
     for store in scope.ids:
         tz = scope.tz[store]
         months = sorted({k for m in scope.stores[store] for k in (m - 1, m)})
@@ -676,7 +676,7 @@ def _base_at_each_E(scope: Scope, out: Measures) -> None:
     for store, m, tz in scope.store_months():
         p, e, e12 = (month_start_utc(k, tz) for k in (m, m + 1, m - 11))
         (in_base, new, base_old, young12), = _rows(BASE_SQL, {"store": store, "p": p, "e": e, "e12": e12})
-        for name, n in [("base", in_base), ("new", new), ("base_old", base_old), ("old12", -_num(young12 or 0))]:
+        for name, n in [("base", in_base), ("new", new), ("base_old", base_old), ("old12", -(young12 or 0))]:
             out.intervals.add((store, None, name), m, m, _num(n or 0))
 
 
