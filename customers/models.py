@@ -125,8 +125,8 @@ class Customer(models.Model):
         ]
         indexes = [
             models.Index(fields=["dealership", "phone"]),
-            # A consultant's customers by stage; with what the store-month's stage count reads, so that
-            # it groups them in this index's order instead of hashing the store's customers (8 → 5 ms).
+            # A consultant's customers by stage; with what the store-month's stage count read before it
+            # summed the kept runs (PostgreSQL, 2026-12-07; SQLite's still counts this way, without INCLUDE).
             models.Index(fields=["dealership", "consultant", "stage"], name="customer_consultant_stage",
                          include=["is_lost", "entered_market_at", "stage_changed_at"]),
             models.Index(fields=["dealership", "entered_target_at"]),
