@@ -1062,9 +1062,28 @@ class CampaignFigures:
     campaign: Campaign | None = None
 
 
+def _campaign_months_where(months: tuple[dt.date, dt.date]) -> tuple[list[str], list]:
+    """The campaigns a change in [first, last) can move: deals still counting (end + cycle not before
+    `first`), and those starting within 12 months after (their fallback contribution averages the
+    deliveries of the 12 months before they start). The nightly run covers the rest."""
+    first, last = months
+    return ([f"{sql_date_add('c.ends_on', days='c.cycle_days')} >= %s", "c.starts_on < %s"],
+            [first, dt.date(last.year + 1, last.month, 1)])
+
+
+def campaigns_first_end(store_ids: list[int], months: tuple[dt.date, dt.date]) -> dt.date | None:
+    """The earliest end date of the stores' campaigns that a change in `months` can move
+    (_campaign_months_where): a recompute of those months takes in every campaign ending in that end's
+    month or later, so that the channel ROI of each month it rewrites is whole."""
+    where, params = _campaign_months_where(months)
+    ids = ", ".join(str(int(i)) for i in store_ids) or "NULL"
+    (first,), = _rows(f"SELECT MIN(c.ends_on) FROM {T['campaign']} c WHERE c.dealership_id IN ({ids})"
+                      f" AND {' AND '.join(where)}", params)
+    return dt.date.fromisoformat(first) if isinstance(first, str) else first
+
+
 def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[int] | None = None,
-                     months: tuple[dt.date, dt.date] | None = None,
-                     deals_end_before: dt.date | None = None) -> list[CampaignFigures]:
+                     months: tuple[dt.date, dt.date] | None = None) -> list[CampaignFigures]:
     """Per campaign: cost, attendees, leads, deals (orders of its leads placed no later than its end date
     + cycle, local dates), their profit with rebate, and the store's average profit per delivery over the
     12 months before it starts (the contribution per deal when the campaign has none of its own)."""
@@ -1078,16 +1097,9 @@ def campaign_figures(*, campaign_ids: list[int] | None = None, store_ids: list[i
         where.append(f"c.dealership_id IN ({', '.join(str(int(i)) for i in store_ids) or 'NULL'})")
     params: list = []
     if months is not None:
-        # Only the campaigns a change in [first, last) can move: deals still counting (end + cycle not
-        # before `first`), and those starting within 12 months after (their fallback contribution
-        # averages the deliveries of the 12 months before they start). The nightly run covers the rest.
-        first, last = months
-        where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} >= %s")
-        where.append("c.starts_on < %s")
-        params += [first, dt.date(last.year + 1, last.month, 1)]
-    if deals_end_before is not None:  # only those a first call with a later `first` did not return
-        where.append(f"{sql_date_add('c.ends_on', days='c.cycle_days')} < %s")
-        params.append(deals_end_before)
+        extra, values = _campaign_months_where(months)
+        where += extra
+        params += values
     # Deals: one join of the campaigns' leads (read from the customers' leads index alone) with their
     # orders. The fallback contribution: the stores' deliveries summed per local day once, then each
     # campaign's 12 months of days as the difference of two running sums: the store's days in order, with

@@ -167,21 +167,21 @@ def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Prog
     timings = {**data.timings, "kpi_rows": time.perf_counter() - started}
     del data
     started = time.perf_counter()
-    channel_from = engine.month_date(scope.lo)
-    figures = engine.campaign_figures(store_ids=scope.ids, months=(channel_from, engine.month_date(scope.hi + 1)))
-    ends = [f.ends_on.replace(day=1) for f in figures]
-    if ends and min(ends) < channel_from:
-        # An order in the requested months can still be a deal of a campaign that ended earlier: take in
-        # every campaign ending in that earlier month or later, so that its month's channel ROI is whole
-        # (the campaigns the first call returned are not read again).
-        figures += engine.campaign_figures(store_ids=scope.ids,
-                                           months=(min(ends), engine.month_date(scope.hi + 1)),
-                                           deals_end_before=channel_from)
-        channel_from = min(ends)
+    channel_from, until = engine.month_date(scope.lo), engine.month_date(scope.hi + 1)
+    # An order in the requested months can still be a deal of a campaign that ended earlier: take in every
+    # campaign ending in that earlier month or later, so that its month's channel ROI is whole.
+    first_end = engine.campaigns_first_end(scope.ids, (channel_from, until))
+    if first_end is not None and first_end.replace(day=1) < channel_from:
+        channel_from = first_end.replace(day=1)
+    figures = engine.campaign_figures(store_ids=scope.ids, months=(channel_from, until))
+    # The months whose every campaign is among `figures`: those ending from channel_from up to a year after
+    # the requested months. Later ones only if they started within that year (engine.campaign_figures):
+    # their months' channel ROI would be over part of their campaigns.
+    channel_months = (channel_from, dt.date(until.year + 1, until.month, 1))
     timings["campaign_figures"] = time.perf_counter() - started
     report(0.7)
     started = time.perf_counter()
-    written = _write_stores(scope, stores, rows, figures, channel_from)
+    written = _write_stores(scope, stores, rows, figures, channel_months)
     timings["writes"] = time.perf_counter() - started
     log.info("KPI recompute of %d stores: %s", len(stores),
              ", ".join(f"{k} {secs:.2f}s" for k, secs in timings.items()))
@@ -191,7 +191,7 @@ def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Prog
 
 @transaction.atomic
 def _write_stores(scope: engine.Scope, stores: list[Dealership], rows: list,
-                  figures: list[engine.CampaignFigures], channel_from: dt.date) -> int:
+                  figures: list[engine.CampaignFigures], channel_months: tuple[dt.date, dt.date]) -> int:
     """Replace the stores' KPI rows of the scope's months, their campaigns' metrics and channel ROI, in one
     transaction, each table written once for all the stores."""
     # The locks on the stores' rows serialise concurrent recomputes of a store (PostgreSQL; SQLite
@@ -213,7 +213,7 @@ def _write_stores(scope: engine.Scope, stores: list[Dealership], rows: list,
     _rows_write(KpiValue, KPI_VALUE_COLUMNS, stale, new, now)
     channel_periods = {s: {engine.month_date(m) for m in ms} for s, ms in scope.stores.items()}
     for f in figures:
-        if f.ends_on.replace(day=1) >= channel_from:
+        if channel_months[0] <= f.ends_on.replace(day=1) < channel_months[1]:
             channel_periods[f.store].add(f.ends_on.replace(day=1))
     written = len(rows) + _write_campaigns(channel_periods, figures, now)
     for store in stores:
