@@ -85,11 +85,7 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
     out["full_s"] = time.perf_counter() - started
     out["ratio"] = out["full_s"] / out["lower_bound_s"]
     say(f"full recompute: {out['full_s']:.2f} s, {out['rows_written']:.0f} rows; ratio {out['ratio']:.2f}")
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [visits])
-        cursor.execute("DELETE FROM customers_stagechange WHERE id = ANY(%s)", [changes])
-    with engine._session_settings(engine.WIDE_SETTINGS):
-        engine.kept_runs_refresh(scope.tz)
+    undo_writes(visits, changes, scope.tz)
 
     # The store with the most service visits: the incremental figure is its worst case, not an empty store.
     store = (Dealership.objects.filter(pk__in=ids).annotate(n=Count("service_visits")).order_by("-n", "pk").first())
@@ -101,11 +97,7 @@ def run(*, stores: int, months: int, customers_per_store: int, incremental_runs:
         started = time.perf_counter()
         services.recompute(dealership_ids=[store.pk], periods=[period])
         runs.append(time.perf_counter() - started)
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [[v for v, _s in written]])
-        cursor.execute("DELETE FROM customers_stagechange WHERE id = ANY(%s)", [[s for _v, s in written]])
-    with engine._session_settings(engine.WIDE_SETTINGS):
-        engine.kept_runs_refresh({store.pk: store.tzinfo})
+    undo_writes([v for v, _s in written], [s for _v, s in written], {store.pk: store.tzinfo})
     out["incremental_best_ms"] = min(runs) * 1000
     out["incremental_median_ms"] = statistics.median(runs) * 1000
     say(f"incremental (1 store-month after a change, {incremental_runs} runs): "
@@ -168,6 +160,19 @@ def a_change(store_id: int) -> tuple[int, int]:
             RETURNING id""", [store_id])
         (change,), = cursor.fetchall()
     return visit, change
+
+
+def undo_writes(visits: list[int], changes: list[int], tz: dict) -> None:
+    """Delete the service visits and stage-history rows the benchmark wrote, and bring the kept runs of the
+    stores `tz` names up to date again: every run starts from the same data."""
+    from django.db import connection
+
+    from kpis import engine
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [visits])
+        cursor.execute("DELETE FROM customers_stagechange WHERE id = ANY(%s)", [changes])
+    with engine._session_settings(engine.WIDE_SETTINGS):
+        engine.kept_runs_refresh(tz)
 
 
 def time_now(store):

@@ -31,7 +31,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench.kpi_benchmark import a_change, time_now
+    from bench.kpi_benchmark import a_change, time_now, undo_writes
     from dealership.models import Dealership
     from kpis import engine, services
 
@@ -57,10 +57,7 @@ def main() -> None:
         with connection.execute_wrapper(timed):
             services.recompute(dealership_ids=[store.pk], periods=[period])
         runs.append(time.perf_counter() - started)
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM aftersales_servicevisit WHERE id = ANY(%s)", [[v for v, _s in written]])
-        cursor.execute("DELETE FROM customers_stagechange WHERE id = ANY(%s)", [[s for _v, s in written]])
-    engine.kept_runs_refresh({store.pk: store.tzinfo})
+    undo_writes([v for v, _s in written], [s for _v, s in written], {store.pk: store.tzinfo})
     print(f"{store.code} {period:%Y-%m}: runs {[round(r * 1000) for r in runs]} ms, "
           f"median {statistics.median(runs) * 1000:.0f} ms")
     by_caller: dict[str, list[float]] = {}
