@@ -138,13 +138,13 @@ class Customer(models.Model):
             models.Index(fields=["campaign"], include=["id"], condition=Q(campaign__isnull=False),
                          name="customer_campaign_leads"),
             # Everything the KPI engine's full passes read of all of a store's customers, so that they read
-            # this index alone, not the wide rows (PostgreSQL). The latest four visits are here for the
-            # store-month's former read of them (now SQLite's only, which has no INCLUDE); dropping them
-            # rebuilds the index of every customer, not done yet.
+            # this index alone, not the wide rows (PostgreSQL). Without the latest four visits since the
+            # store-month reads the kept runs (customers 0016; SQLite's, which still reads them, has no
+            # INCLUDE anyway).
             models.Index(fields=["dealership"], name="customer_kpi_columns",
                          include=["id", "consultant", "referred_by", "stage", "is_lost",
                                   *[f"entered_{s}_at" for s in STAGE_ORDER],
-                                  "first_delivered_at", "first_service_at", *LAST_SERVICES, "stage_changed_at"]),
+                                  "first_delivered_at", "first_service_at", "stage_changed_at"]),
             # The customers by base date (BASE_DATE), with its two halves: a store-month's customer base
             # (in the base, new, in it for a year, first visit in its last year) is a few counts of this
             # index's ranges, not an expression on each of the store's customers (one store of the
