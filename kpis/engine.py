@@ -1062,13 +1062,18 @@ class CampaignFigures:
     campaign: Campaign | None = None
 
 
+def campaigns_started_before(last: dt.date) -> dt.date:
+    """The campaigns a change before `last` can move start before this date: a year later (their fallback
+    contribution averages the deliveries of the 12 months before they start)."""
+    return dt.date(last.year + 1, last.month, 1)
+
+
 def _campaign_months_where(months: tuple[dt.date, dt.date]) -> tuple[list[str], list]:
     """The campaigns a change in [first, last) can move: deals still counting (end + cycle not before
-    `first`), and those starting within 12 months after (their fallback contribution averages the
-    deliveries of the 12 months before they start). The nightly run covers the rest."""
+    `first`), and those starting before campaigns_started_before(last). The nightly run covers the rest."""
     first, last = months
     return ([f"{sql_date_add('c.ends_on', days='c.cycle_days')} >= %s", "c.starts_on < %s"],
-            [first, dt.date(last.year + 1, last.month, 1)])
+            [first, campaigns_started_before(last)])
 
 
 def campaigns_first_end(store_ids: list[int], months: tuple[dt.date, dt.date]) -> dt.date | None:

@@ -174,10 +174,10 @@ def _recompute_chunk(scope: engine.Scope, stores: list[Dealership], report: Prog
     if first_end is not None and first_end.replace(day=1) < channel_from:
         channel_from = first_end.replace(day=1)
     figures = engine.campaign_figures(store_ids=scope.ids, months=(channel_from, until))
-    # The months whose every campaign is among `figures`: those ending from channel_from up to a year after
-    # the requested months. Later ones only if they started within that year (engine.campaign_figures):
-    # their months' channel ROI would be over part of their campaigns.
-    channel_months = (channel_from, dt.date(until.year + 1, until.month, 1))
+    # The months whose every campaign is among `figures`: those ending from channel_from up to the date
+    # before which the campaigns read started (a campaign starts before it ends). Later ones only if they
+    # started before it: their months' channel ROI would be over part of their campaigns.
+    channel_months = (channel_from, engine.campaigns_started_before(until))
     timings["campaign_figures"] = time.perf_counter() - started
     report(0.7)
     started = time.perf_counter()
